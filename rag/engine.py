@@ -1,0 +1,101 @@
+"""The one obvious entry point: ``Engine.open("index/default").search("…", k=5)``."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings, load_settings
+from rag.embedding import Embedder, create_embedder
+from rag.errors import RagError
+from rag.indexer import IndexReport, build_index, check_compatible
+from rag.models import Hit
+from rag.retrieval import Filters, Retriever
+from rag.store import IndexStore
+
+
+class Engine:
+    """A loaded index with its embedding model; search and (see :mod:`rag.answer`) ask."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.RLock()
+        self._retriever: Retriever | None = None
+        self._embedder: Embedder | None = None
+
+    @classmethod
+    def open(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Engine:
+        """Open an index folder (``index/NAME``); settings from YAML/env unless given.
+
+        Raises:
+            RagError: the index is missing, corrupt or built with another model.
+        """
+        s = settings or load_settings(overrides=overrides or None)
+        if path is not None:
+            p = Path(path)
+            s = s.model_copy(update={"index": s.index.model_copy(update={"root": p.parent, "name": p.name})})
+        eng = cls(s)
+        eng.reload()
+        return eng
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = create_embedder(self.settings.embedding)
+        return self._embedder
+
+    @property
+    def retriever(self) -> Retriever:
+        if self._retriever is None:
+            self.reload()
+        assert self._retriever is not None
+        return self._retriever
+
+    def reload(self) -> None:
+        """(Re)load the index from disk, e.g. after documents were added."""
+        store = IndexStore(self.settings.index_path)
+        manifest = store.read_manifest()
+        emb_settings = self.settings.embedding
+        if manifest.get("embedding_backend") and manifest.get("embedding_backend") != emb_settings.backend:
+            raise RagError(
+                f"{store.path}: index was built with embedding backend '{manifest['embedding_backend']}' "
+                f"and model '{manifest.get('model')}'; set embedding.backend/embedding.model to match or rebuild"
+            )
+        check_compatible(manifest, self.embedder, store.path)
+        data = store.load()
+        import faiss
+
+        faiss.omp_set_num_threads(1)  # one query at a time: threads only add spin-wait contention
+        if self.settings.index.type == "hnsw" and hasattr(data.faiss_index, "hnsw"):
+            data.faiss_index.hnsw.efSearch = self.settings.index.hnsw_ef_search
+        if hasattr(data.faiss_index, "nprobe"):
+            data.faiss_index.nprobe = self.settings.index.ivf_nprobe
+        with self._lock:
+            self._retriever = Retriever(data, self.embedder, self.settings.retrieval)
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.retriever.data.manifest
+
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[Hit]:
+        """Hybrid search; see :meth:`rag.retrieval.Retriever.search`."""
+        return self.retriever.search(query, k=k, filters=filters)
+
+    def add(self, paths: list[str | Path], prune: bool = False) -> IndexReport:
+        """Index more files into this engine's index and reload it."""
+        report = build_index(self.settings, paths=paths, prune=prune)
+        self.reload()
+        return report
+
+    def remove(self, doc_ids: list[str]) -> IndexReport:
+        """Remove documents by id and reload."""
+        report = build_index(self.settings, paths=None, remove=doc_ids)
+        self.reload()
+        return report
+
+    def status(self) -> dict[str, Any]:
+        m = self.manifest
+        return {"index": str(self.settings.index_path), "model": m.get("model"), "dim": m.get("dim"),
+                "documents": m["counts"]["documents"], "chunks": m["counts"]["chunks"],
+                "index_type": m.get("index_type"), "updated": m.get("updated")}

@@ -1,0 +1,231 @@
+"""Hybrid retrieval: dense chunk vectors, dense sentence vectors, BM25 and name/number anchors,
+fused with weighted reciprocal-rank fusion; filters by document, source and date.
+
+Why four signals: the multilingual model carries cross-lingual meaning; scoring the best sentence
+inside a chunk catches a precise answer diluted in a long chunk; BM25 rewards exact German terms
+(weighted low so it does not drag English questions over German text down); names and numbers are
+language-independent anchors ("Kursk", "10.000" = "10,000").
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from rag.config import RetrievalSettings
+from rag.embedding import Embedder
+from rag.errors import RagError
+from rag.indexer import passage_text
+from rag.models import Hit, Span
+from rag.store import IndexData
+from rag.text import entity_tokens, lexical_tokens, parse_date
+
+
+@dataclass
+class Filters:
+    """Restrict results. Any field left ``None`` does not filter."""
+
+    doc_ids: list[str] | None = None
+    source: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    language: str | None = None
+
+
+class Retriever:
+    """Search one loaded index. Thread-safe for concurrent searches."""
+
+    def __init__(self, data: IndexData, embedder: Embedder, settings: RetrievalSettings) -> None:
+        self.data = data
+        self.embedder = embedder
+        self.settings = settings
+        self._lock = threading.Lock()
+        n = len(data.chunks)
+        texts = [passage_text(data.documents[c.doc_id], c, True) for c in data.chunks]
+        self._bm25 = None
+        if n:
+            import bm25s
+
+            self._bm25 = bm25s.BM25()
+            corpus = [lexical_tokens(t) or ["\u2205"] for t in texts]
+            self._bm25.index(corpus, show_progress=False)
+            self._vocab = set(self._bm25.vocab_dict)
+        # inverted index of language-independent anchors
+        self._anchors: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            for tok in entity_tokens(t):
+                self._anchors.setdefault(tok, []).append(i)
+        self._sent_start = np.zeros(n + 1, dtype=np.int64)
+        if len(data.sentence_owner):
+            counts = np.bincount(data.sentence_owner, minlength=n)
+            self._sent_start[1:] = np.cumsum(counts)
+        self._doc_of = np.array([c.doc_id for c in data.chunks], dtype=object)
+
+    # ------------------------------------------------------------ filters
+    def _mask(self, f: Filters | None) -> np.ndarray | None:
+        if f is None or not any([f.doc_ids, f.source, f.date_from, f.date_to, f.language]):
+            return None
+        docs = self.data.documents
+        ok_docs = set(docs)
+        if f.doc_ids:
+            unknown = [d for d in f.doc_ids if d not in docs]
+            if unknown and len(unknown) == len(f.doc_ids):
+                raise RagError(f"filter 'doc': unknown document id(s): {', '.join(unknown)}")
+            ok_docs &= set(f.doc_ids)
+        if f.source:
+            s = f.source.lower()
+            ok_docs = {d for d in ok_docs if docs[d].source and s in docs[d].source.lower()}
+        lo = _date_arg(f.date_from, "date_from")
+        hi = _date_arg(f.date_to, "date_to")
+        if lo or hi:
+            ok_docs = {
+                d for d in ok_docs
+                if docs[d].date and (not lo or date.fromisoformat(docs[d].date) >= lo)
+                and (not hi or date.fromisoformat(docs[d].date) <= hi)
+            }
+        if f.language:
+            ok_docs = {d for d in ok_docs if docs[d].language == f.language}
+        return np.array([c.doc_id in ok_docs for c in self.data.chunks], dtype=bool)
+
+    # ------------------------------------------------------------ search
+    def search(self, query: str, k: int | None = None, filters: Filters | None = None,
+               query_vector: np.ndarray | None = None) -> list[Hit]:
+        """Return the top ``k`` chunks for ``query``.
+
+        Args:
+            query: the question or keywords (any language the model knows).
+            k: number of hits (default from settings).
+            filters: optional restrictions.
+            query_vector: a precomputed query embedding (skips the model call).
+
+        Returns:
+            Hits ordered by fused score, each with its best-matching sentence.
+        """
+        k = self.settings.k if k is None else k
+        if k < 1:
+            raise RagError(f"k must be at least 1 (got {k})")
+        n = len(self.data.chunks)
+        if n == 0 or not query.strip():
+            return []
+        mask = self._mask(filters)
+        allowed = np.flatnonzero(mask) if mask is not None else None
+        if allowed is not None and len(allowed) == 0:
+            return []
+        qv = query_vector if query_vector is not None else self.embedder.embed_queries([query])[0]
+        qv = np.asarray(qv, dtype=np.float32).reshape(-1)
+        cand_n = min(n, max(self.settings.candidates, k * 3))
+
+        dense = self._dense(qv, cand_n, allowed)
+        best_sent, sent_scores = self._sentences(qv, mask)
+        rankings: list[tuple[float, list[int]]] = [(self.settings.dense_weight, [i for i, _ in dense])]
+        if sent_scores is not None and self.settings.sentence_weight > 0:
+            order = np.argsort(-sent_scores)
+            rankings.append((self.settings.sentence_weight,
+                             [int(i) for i in order[:cand_n] if sent_scores[i] > -1]))
+        if self.settings.bm25_weight > 0:
+            rankings.append((self.settings.bm25_weight, self._lexical(query, cand_n, mask)))
+        if self.settings.entity_weight > 0:
+            rankings.append((self.settings.entity_weight, self._entities(query, cand_n, mask)))
+
+        fused: dict[int, float] = {}
+        for weight, ranked in rankings:
+            for r, idx in enumerate(ranked):
+                fused[idx] = fused.get(idx, 0.0) + weight / (self.settings.rrf_k + r + 1)
+        dense_map = dict(dense)
+        top = sorted(fused, key=lambda i: (-fused[i], -dense_map.get(i, -1.0)))[:k]
+        hits = []
+        for rank, i in enumerate(top):
+            c = self.data.chunks[i]
+            d = self.data.documents[c.doc_id]
+            dscore = dense_map.get(i)
+            if dscore is None:
+                dscore = float(self.data.chunk_vectors[i] @ qv)
+            bs = best_sent.get(i) if best_sent else None
+            hits.append(Hit(
+                rank=rank + 1, score=round(fused[i], 6), doc_id=c.doc_id, chunk_id=c.chunk_id, text=c.text,
+                start=c.start, end=c.end, title=d.title, date=d.date, source=d.source, language=d.language,
+                dense_score=round(float(dscore), 4),
+                best_sentence=bs[0] if bs else None,
+                best_sentence_score=round(bs[1], 4) if bs else None,
+            ))
+        return hits
+
+    def _dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        if allowed is not None:
+            scores = self.data.chunk_vectors[allowed] @ qv
+            order = np.argsort(-scores)[:n]
+            return [(int(allowed[j]), float(scores[j])) for j in order]
+        index = self.data.faiss_index
+        if index is None:
+            scores = self.data.chunk_vectors @ qv
+            order = np.argsort(-scores)[:n]
+            return [(int(j), float(scores[j])) for j in order]
+        with self._lock:  # faiss search is thread-safe, but parameters like efSearch are per index
+            dist, ids = index.search(qv.reshape(1, -1), n)
+        return [(int(i), float(s)) for i, s in zip(ids[0], dist[0], strict=True) if i >= 0]
+
+    def _sentences(self, qv: np.ndarray, mask: np.ndarray | None) -> tuple[dict[int, tuple[Span, float]], np.ndarray | None]:
+        sv = self.data.sentence_vectors
+        if not len(self.data.sentence_owner) or sv.ndim != 2 or sv.shape[1] != qv.shape[0]:
+            return {}, None
+        scores = sv @ qv
+        owner = self.data.sentence_owner
+        n = len(self.data.chunks)
+        best = np.full(n, -2.0, dtype=np.float32)
+        np.maximum.at(best, owner, scores)
+        if mask is not None:
+            best[~mask] = -2.0
+        # the best sentence of each chunk, for display and evidence
+        out: dict[int, tuple[Span, float]] = {}
+        order = np.argsort(-best)[: max(self.settings.candidates, 50)]
+        for ci in order:
+            a, b = self._sent_start[ci], self._sent_start[ci + 1]
+            if b <= a:
+                continue
+            j = int(np.argmax(scores[a:b]))
+            span = self.data.chunks[ci].sentences[j] if j < len(self.data.chunks[ci].sentences) else None
+            if span is not None:
+                out[int(ci)] = (span, float(scores[a + j]))
+        return out, best
+
+    def _lexical(self, query: str, n: int, mask: np.ndarray | None) -> list[int]:
+        if self._bm25 is None:
+            return []
+        toks = [t for t in lexical_tokens(query) if t in self._vocab]
+        if not toks:
+            return []
+        scores = np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        order = np.argsort(-scores)[:n]
+        return [int(i) for i in order if scores[i] > 0]
+
+    def _entities(self, query: str, n: int, mask: np.ndarray | None) -> list[int]:
+        toks = entity_tokens(query)
+        if not toks:
+            return []
+        total = len(self.data.chunks)
+        scores: dict[int, float] = {}
+        for t in toks:
+            posting = self._anchors.get(t)
+            if not posting:
+                continue
+            idf = math.log(1 + total / len(posting))
+            for i in posting:
+                scores[i] = scores.get(i, 0.0) + idf
+        if mask is not None:
+            scores = {i: s for i, s in scores.items() if mask[i]}
+        return sorted(scores, key=lambda i: -scores[i])[:n]
+
+
+def _date_arg(value: str | None, field: str) -> date | None:
+    if not value:
+        return None
+    d = parse_date(value)
+    if d is None:
+        raise RagError(f"filter '{field}': cannot read '{value}' as a date (use YYYY-MM-DD)")
+    return d

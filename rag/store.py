@@ -1,0 +1,234 @@
+"""The index on disk: FAISS vectors + JSON records, written atomically, guarded by a lock.
+
+Layout of ``index/NAME/``::
+
+    CURRENT            name of the live generation folder (replaced atomically)
+    gen-<id>/          manifest.json, documents.jsonl, chunks.jsonl, chunks.faiss, chunks.npy,
+                       sentences.jsonl, sentences.npy
+    .lock              held while a writer runs
+
+A writer builds a complete new generation in a temporary folder, fsyncs it, renames it into place,
+then atomically replaces ``CURRENT``. Killing it at any point leaves the previous generation live.
+Only FAISS files, ``.npy`` (``allow_pickle=False``) and JSON are ever loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import IndexSettings
+from rag.errors import IndexError_
+from rag.models import Chunk, Document
+
+FORMAT_VERSION = 1
+REBUILD_HINT = "rebuild it with: rag index --rebuild"
+
+
+@dataclass
+class IndexData:
+    """Everything an index holds, in memory."""
+
+    manifest: dict[str, Any]
+    documents: dict[str, Document]
+    chunks: list[Chunk]
+    chunk_vectors: np.ndarray
+    sentence_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    faiss_index: Any = None
+
+
+def build_faiss(vectors: np.ndarray, settings: IndexSettings) -> Any:
+    """Build a FAISS inner-product index of the configured type over normalised vectors."""
+    import faiss
+
+    n, dim = vectors.shape
+    kind = settings.type
+    if kind == "hnsw" and n > 0:
+        index = faiss.IndexHNSWFlat(dim, settings.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = settings.hnsw_ef_construction
+        index.hnsw.efSearch = settings.hnsw_ef_search
+    elif kind in ("ivf", "ivfpq") and n >= 256:
+        nlist = settings.ivf_nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
+        quant = faiss.IndexFlatIP(dim)
+        if kind == "ivfpq" and dim % settings.pq_m == 0:
+            index = faiss.IndexIVFPQ(quant, dim, nlist, settings.pq_m, 8, faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFFlat(quant, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        train = vectors if n <= 100_000 else vectors[np.random.default_rng(0).choice(n, 100_000, replace=False)]
+        index.train(train)
+        index.nprobe = settings.ivf_nprobe
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+class IndexStore:
+    """Reads and writes one named index folder."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    # ------------------------------------------------------------ locking
+    @contextlib.contextmanager
+    def lock(self, timeout_s: float = 600.0) -> Iterator[None]:
+        """Serialise writers with an exclusive ``flock`` on ``.lock``; waits up to ``timeout_s``."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise IndexError_(f"{self.path}: another 'rag index' is still writing this index") from None
+                    time.sleep(0.2)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    # ------------------------------------------------------------ reading
+    def exists(self) -> bool:
+        return (self.path / "CURRENT").is_file()
+
+    def current_dir(self) -> Path:
+        cur = self.path / "CURRENT"
+        if not cur.is_file():
+            raise IndexError_(f"no index at {self.path}: build one with: rag index")
+        name = cur.read_text(encoding="utf-8").strip()
+        gen = self.path / name
+        if not name.startswith("gen-") or not gen.is_dir():
+            raise IndexError_(f"{cur}: points to a missing generation '{name}'; {REBUILD_HINT}")
+        return gen
+
+    def read_manifest(self) -> dict[str, Any]:
+        gen = self.current_dir()
+        try:
+            manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise IndexError_(f"{gen / 'manifest.json'}: unreadable or corrupt ({exc}); {REBUILD_HINT}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+            raise IndexError_(f"{gen / 'manifest.json'}: unknown index format; {REBUILD_HINT}")
+        return manifest
+
+    def load(self, with_faiss: bool = True) -> IndexData:
+        """Load the live generation.
+
+        Raises:
+            IndexError_: missing, truncated or corrupt files (with a rebuild hint).
+        """
+        gen = self.current_dir()
+        manifest = self.read_manifest()
+        try:
+            documents = {}
+            for line in _read_lines(gen / "documents.jsonl"):
+                d = Document.model_validate_json(line)
+                documents[d.doc_id] = d
+            chunks = [Chunk.model_validate_json(line) for line in _read_lines(gen / "chunks.jsonl")]
+            vectors = np.load(gen / "chunks.npy", allow_pickle=False)
+            owner = np.zeros(0, dtype=np.int64)
+            svec = np.zeros((0, vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float32)
+            if (gen / "sentences.npy").exists():
+                svec = np.load(gen / "sentences.npy", allow_pickle=False)
+                owner = np.load(gen / "sentence_owner.npy", allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise IndexError_(f"{gen}: index files unreadable or corrupt ({str(exc)[:120]}); {REBUILD_HINT}") from None
+        n = manifest.get("counts", {}).get("chunks")
+        if vectors.ndim != 2 or len(chunks) != vectors.shape[0] or (n is not None and n != len(chunks)):
+            raise IndexError_(f"{gen}: chunk records and vectors disagree; {REBUILD_HINT}")
+        if vectors.shape[0] and vectors.shape[1] != manifest.get("dim"):
+            raise IndexError_(f"{gen}: vector dimension differs from the manifest; {REBUILD_HINT}")
+        data = IndexData(manifest, documents, chunks, vectors, owner, svec)
+        if with_faiss:
+            data.faiss_index = self._load_faiss(gen, manifest, len(chunks))
+        return data
+
+    def _load_faiss(self, gen: Path, manifest: dict[str, Any], n: int) -> Any:
+        import faiss
+
+        f = gen / "chunks.faiss"
+        try:
+            index = faiss.read_index(str(f))
+        except Exception as exc:  # noqa: BLE001 - faiss raises RuntimeError with C++ text
+            raise IndexError_(f"{f}: corrupt FAISS file ({str(exc).splitlines()[0][:100]}); {REBUILD_HINT}") from None
+        if index.ntotal != n or index.d != manifest.get("dim"):
+            raise IndexError_(f"{f}: holds {index.ntotal} vectors of dim {index.d}, manifest says "
+                              f"{n} of dim {manifest.get('dim')}; {REBUILD_HINT}")
+        return index
+
+    # ------------------------------------------------------------ writing
+    def write(self, data: IndexData, index_settings: IndexSettings) -> Path:
+        """Write a new generation and switch ``CURRENT`` to it atomically. Call under :meth:`lock`."""
+        import faiss
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        gen_name = f"gen-{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+        tmp = self.path / f".tmp-{gen_name}"
+        tmp.mkdir()
+        try:
+            index = data.faiss_index if data.faiss_index is not None else build_faiss(data.chunk_vectors, index_settings)
+            faiss.write_index(index, str(tmp / "chunks.faiss"))
+            np.save(tmp / "chunks.npy", np.ascontiguousarray(data.chunk_vectors, dtype=np.float32))
+            np.save(tmp / "sentences.npy", np.ascontiguousarray(data.sentence_vectors, dtype=np.float32))
+            np.save(tmp / "sentence_owner.npy", np.asarray(data.sentence_owner, dtype=np.int64))
+            with open(tmp / "documents.jsonl", "w", encoding="utf-8") as fh:
+                for d in data.documents.values():
+                    fh.write(d.model_dump_json() + "\n")
+            with open(tmp / "chunks.jsonl", "w", encoding="utf-8") as fh:
+                for c in data.chunks:
+                    fh.write(c.model_dump_json() + "\n")
+            (tmp / "manifest.json").write_text(json.dumps(data.manifest, indent=2, ensure_ascii=False), "utf-8")
+            for f in tmp.iterdir():
+                _fsync(f)
+            _fsync(tmp)
+            os.rename(tmp, self.path / gen_name)
+            cur_tmp = self.path / f".CURRENT.{uuid.uuid4().hex[:8]}"
+            cur_tmp.write_text(gen_name + "\n", encoding="utf-8")
+            _fsync(cur_tmp)
+            os.replace(cur_tmp, self.path / "CURRENT")
+            _fsync(self.path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self._collect_garbage(keep=gen_name)
+        return self.path / gen_name
+
+    def _collect_garbage(self, keep: str) -> None:
+        for p in self.path.iterdir():
+            if p.name == keep or p.name in ("CURRENT", ".lock"):
+                continue
+            if p.name.startswith(("gen-", ".tmp-gen-")):
+                shutil.rmtree(p, ignore_errors=True)
+            elif p.name.startswith(".CURRENT."):
+                with contextlib.suppress(OSError):
+                    p.unlink()
+
+
+def _read_lines(path: Path) -> list[str]:
+    with open(path, encoding="utf-8") as fh:
+        return [line for line in fh if line.strip()]
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
