@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from rag.errors import ConfigError
 
 DEFAULT_CONFIG = Path("configs/default.yaml")
-_YAML_DATA: ContextVar[dict[str, Any]] = ContextVar("_YAML_DATA", default={})
+_YAML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("_YAML_DATA", default=None)
 
 
 class _Section(BaseModel):
@@ -134,10 +134,10 @@ class _YamlSource(PydanticBaseSettingsSource):
     """Values from the YAML file being loaded (lowest priority after defaults)."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _YAML_DATA.get().get(field_name), field_name, False
+        return (_YAML_DATA.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return dict(_YAML_DATA.get())
+        return dict(_YAML_DATA.get() or {})
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

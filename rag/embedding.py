@@ -96,7 +96,8 @@ class SentenceTransformerEmbedder:
         self._batch = settings.batch_size
         self._lock = threading.Lock()
         self.name = _model_label(model)
-        dim = self._model.get_sentence_embedding_dimension()
+        getter = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dim = getter()
         self.dim = int(dim) if dim else int(self._encode(["x"]).shape[1])
 
     def _encode(self, texts: list[str]) -> np.ndarray:

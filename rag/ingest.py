@@ -250,7 +250,10 @@ _BLOCK_START = re.compile(r"^(?:lesetipp|lese-tipp|anzeige|werbung|newsletter|ad
 _SOURCE = re.compile(r"^(?:quelle|source|quellen|sources)\s*:\s*(?P<src>.+)$", re.I)
 _CREDIT = re.compile(r"^\(?\s*(?:foto|fotos|bild|photo|image)\s*:", re.I)
 _TERMINAL = re.compile(r"[.!?…:;\"“”»«)\]]\s*$")
-_WEEKDAYS = r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_WEEKDAYS = (
+    r"montag|dienstag|mittwoch|donnerstag|freitag|samstag|sonntag"
+    r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+)
 
 
 @dataclass

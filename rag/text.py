@@ -228,7 +228,7 @@ def entity_tokens(text: str) -> set[str]:
 
 _DATE_PATTERNS = [
     re.compile(r"\b(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})\b"),
-    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})\b"),
+    re.compile(r"\b(?P<y>\d{4})-(?P<m>\d{2})-(?P<d>\d{2})(?!\d)"),
     re.compile(rf"\b(?P<d>\d{{1,2}})\.?\s+(?P<mn>{MONTH_NAMES})\.?,?\s+(?P<y>\d{{4}})\b", re.I),
     re.compile(rf"\b(?P<mn>{MONTH_NAMES})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.I),
     re.compile(r"\b(?P<m>\d{1,2})/(?P<d>\d{1,2})/(?P<y>\d{4})\b"),

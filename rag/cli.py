@@ -1,0 +1,221 @@
+"""The ``rag`` command line: index, search, ask, eval, serve.
+
+Every command reads one index (``--name``, default ``default`` under ``index/``) and prints human
+output or, with ``--json``, machine output. Errors are one line on stderr with exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from rag.errors import RagError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Grounded question answering over news archives.")
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file (default configs/default.yaml)")]
+NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Index name under index/ (default: default)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+
+
+def _settings(config: Path | None, name: str | None, **sections: dict[str, Any]) -> Any:
+    from rag.config import load_settings
+
+    over: dict[str, Any] = {k: v for k, v in sections.items() if v}
+    if name:
+        over.setdefault("index", {})["name"] = name
+    return load_settings(config, overrides=over)
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"error: {msg}\n")
+
+
+def _validate_name(name: str | None) -> None:
+    if name is not None and (not name or "/" in name or name.startswith(".")):
+        raise RagError(f"--name '{name}': use a plain folder name such as 'default' or 'news2024'")
+
+
+@app.command("index")
+def index_cmd(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders (default: the seeds/ corpus)")] = None,
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    prune: Annotated[bool, typer.Option("--prune", help="Drop indexed documents not among PATHS")] = False,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Ignore the existing index and build anew")] = False,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="Document id to remove (repeatable)")] = None,
+    index_type: Annotated[str | None, typer.Option("--index-type", help="flat | hnsw | ivf | ivfpq")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add articles to an index (incremental: unchanged files cost nothing)."""
+    _validate_name(name)
+    s = _settings(config, name, index={"type": index_type} if index_type else {})
+    from rag.indexer import build_index
+
+    inputs: list[Path] | None = list(paths) if paths else None
+    if inputs is None and not remove:
+        inputs = [Path(s.corpus)]
+    report = _with_progress(lambda cb: build_index(s, paths=inputs, prune=prune, rebuild=rebuild,
+                                                   remove=remove or (), progress=cb), quiet=as_json)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    con = Console(stderr=False)
+    con.print(f"[bold]{report.index}[/]: {report.documents} documents, {report.chunks} chunks "
+              f"(added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+              f"removed {len(report.removed)}; embedded {report.embedded} texts in {report.seconds:.1f} s)")
+    if report.skipped:
+        con.print(f"[yellow]skipped {len(report.skipped)} file(s):[/]")
+        for path, reason in report.skipped[:50]:
+            con.print(f"  {path}: {reason}", markup=False)
+        if len(report.skipped) > 50:
+            con.print(f"  … and {len(report.skipped) - 50} more")
+
+
+def _with_progress(fn: Any, quiet: bool = False) -> Any:
+    if quiet or not sys.stderr.isatty():
+        return fn(None)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(TextColumn("{task.description:>16}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True) as prog:
+        tasks: dict[str, Any] = {}
+
+        def cb(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = prog.add_task(stage, total=total)
+            prog.update(tasks[stage], completed=done, total=total)
+
+        return fn(cb)
+
+
+def _filters(doc: list[str] | None, source: str | None, date_from: str | None, date_to: str | None,
+             language: str | None = None) -> Any:
+    from rag.retrieval import Filters
+
+    return Filters(doc_ids=doc or None, source=source, date_from=date_from, date_to=date_to, language=language)
+
+
+def _check_k(k: int | None) -> None:
+    if k is not None and not 1 <= k <= 1000:
+        raise RagError(f"-k {k}: must be between 1 and 1000")
+
+
+@app.command("search")
+def search_cmd(
+    query: Annotated[str | None, typer.Argument(help="The query (or use --queries FILE)")] = None,
+    k: Annotated[int | None, typer.Option("-k", help="Number of hits (1-1000)")] = None,
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    queries: Annotated[Path | None, typer.Option("--queries", help="File with one query per line; prints JSON lines")] = None,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable)")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only sources containing this text")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Only articles dated on/after YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Only articles dated on/before YYYY-MM-DD")] = None,
+) -> None:
+    """Hybrid search (dense + BM25) over an index."""
+    _validate_name(name)
+    _check_k(k)
+    if query is None and queries is None:
+        raise RagError("give a query or --queries FILE")
+    s = _settings(config, name)
+    from rag.engine import Engine
+
+    filt = _filters(doc, source, date_from, date_to)
+    if queries is not None:
+        try:
+            lines = [ln.strip() for ln in queries.read_text(encoding="utf-8").splitlines()]
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RagError(f"--queries {queries}: cannot read ({exc})") from None
+        engine = Engine(s)
+        for q in lines:
+            if not q:
+                continue
+            hits = engine.search(q, k=k, filters=filt)
+            typer.echo(json.dumps({"query": q, "hits": [h.model_dump() for h in hits]}, ensure_ascii=False))
+        return
+    assert query is not None
+    _check_query(query, s.answer.max_question_chars)
+    engine = Engine(s)
+    hits = engine.search(query, k=k, filters=filt)
+    if as_json:
+        typer.echo(json.dumps([h.model_dump() for h in hits], ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(hits)} hits for: {query}", show_lines=True)
+    for col in ("#", "score", "document", "date", "passage"):
+        table.add_column(col, overflow="fold")
+    for h in hits:
+        text = h.text if len(h.text) < 400 else h.text[:400] + "…"
+        table.add_row(str(h.rank), f"{h.score:.4f}\n({h.dense_score:.3f})", f"{h.title}\n[dim]{h.chunk_id}[/]",
+                      h.date or "", text)
+    Console().print(table)
+
+
+def _check_query(q: str, limit: int) -> None:
+    if not q.strip() or not any(c.isalnum() for c in q):
+        raise RagError("the question is empty (it needs at least one letter or digit)")
+    if len(q) > limit:
+        raise RagError(f"the question is {len(q)} characters, over the limit of {limit} (setting answer.max_question_chars)")
+
+
+@app.command("info")
+def info_cmd(name: NameOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
+    """Show what an index holds (documents, chunks, model)."""
+    _validate_name(name)
+    s = _settings(config, name)
+    from rag.store import IndexStore
+
+    m = IndexStore(s.index_path).read_manifest()
+    if as_json:
+        typer.echo(json.dumps(m, ensure_ascii=False))
+        return
+    typer.echo(f"{s.index_path}: {m['counts']['documents']} documents, {m['counts']['chunks']} chunks, "
+               f"model {m['model']} ({m['dim']}-d), {m['index_type']} index, updated {m['updated']}")
+    for doc_id, d in m["documents"].items():
+        typer.echo(f"  {doc_id}  {d.get('date') or '          '}  {d.get('title')}")
+
+
+def main() -> None:
+    """Console entry point: one-line errors, never a traceback (``RAG_DEBUG=1`` shows it)."""
+    debug = bool(os.environ.get("RAG_DEBUG"))
+    try:
+        app(standalone_mode=False)
+    except RagError as exc:
+        _err(str(exc))
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        _err("interrupted")
+        raise SystemExit(130) from None
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the last line of defence for users
+        kind = type(exc).__name__
+        if kind == "Exit":  # typer/click's normal exit (e.g. --help)
+            raise SystemExit(getattr(exc, "exit_code", 0)) from None
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click usage errors
+            _err(exc.format_message())
+            raise SystemExit(2) from None
+        if kind == "Abort":
+            _err("aborted")
+            raise SystemExit(130) from None
+        if debug:
+            raise
+        _err(f"unexpected {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+             "(run with RAG_DEBUG=1 for details)")
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+"""Shared fixtures: a seeds index built once per test session (real model, no mocks)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def make_settings(tmp: Path, **over):
+    from rag.config import load_settings
+
+    base = {"index": {"root": str(tmp / "index"), "name": "default"}, "corpus": str(SEEDS)}
+    for k, v in over.items():
+        base.setdefault(k, {})
+        if isinstance(v, dict):
+            base[k].update(v)
+        else:
+            base[k] = v
+    return load_settings(ROOT / "configs" / "default.yaml", overrides=base)
+
+
+@pytest.fixture(scope="session")
+def seeds_index(tmp_path_factory) -> Path:
+    """An index of the five seed articles; returns its settings' root folder."""
+    from rag.indexer import build_index
+
+    tmp = tmp_path_factory.mktemp("seedsidx")
+    s = make_settings(tmp)
+    build_index(s, paths=[SEEDS])
+    return tmp
+
+
+@pytest.fixture(scope="session")
+def engine(seeds_index):
+    from rag.engine import Engine
+
+    return Engine(make_settings(seeds_index))
+
+
+@pytest.fixture()
+def corpus(tmp_path) -> Path:
+    d = tmp_path / "corpus"
+    d.mkdir()
+    for f in sorted(SEEDS.glob("*.txt"))[:2]:
+        shutil.copy(f, d / f.name)
+    return d
