@@ -170,6 +170,46 @@ def _check_query(q: str, limit: int) -> None:
         raise RagError(f"the question is {len(q)} characters, over the limit of {limit} (setting answer.max_question_chars)")
 
 
+@app.command("ask")
+def ask_cmd(
+    question: Annotated[str, typer.Argument(help="The question (German or English)")],
+    llm: Annotated[str | None, typer.Option("--llm", help="none (extractive) | ollama | llamacpp")] = None,
+    k: Annotated[int | None, typer.Option("-k", help="Passages to retrieve (1-1000)")] = None,
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+    stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated")] = False,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable)")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Only sources containing this text")] = None,
+    date_from: Annotated[str | None, typer.Option("--from", help="Only articles dated on/after YYYY-MM-DD")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="Only articles dated on/before YYYY-MM-DD")] = None,
+) -> None:
+    """Answer a question with citations; flags figures on which the sources disagree."""
+    _validate_name(name)
+    _check_k(k)
+    if llm is not None and llm not in ("none", "ollama", "llamacpp"):
+        raise RagError(f"--llm {llm}: choose none, ollama or llamacpp")
+    s = _settings(config, name, llm={"backend": llm} if llm else {})
+    from rag.answer import ask, check_question
+    from rag.engine import Engine
+
+    check_question(question, s.answer.max_question_chars)
+    engine = Engine(s)
+    on_token = None
+    if stream and not as_json:
+        def on_token(piece: str) -> None:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+
+    ans = ask(engine, question, llm=llm, k=k, filters=_filters(doc, source, date_from, date_to), on_token=on_token)
+    if as_json:
+        typer.echo(json.dumps(ans.as_dict(), ensure_ascii=False))
+        return
+    from rag.render import print_answer
+
+    print_answer(ans, streamed=bool(on_token))
+
+
 @app.command("info")
 def info_cmd(name: NameOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Show what an index holds (documents, chunks, model)."""

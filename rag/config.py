@@ -85,7 +85,7 @@ class LLMSettings(_Section):
 
 class AnswerSettings(_Section):
     max_evidence: int = Field(6, ge=1, le=30)
-    min_score: float = Field(0.80, ge=0, le=1)
+    min_score: float = Field(0.785, ge=0, le=1)
     max_question_chars: int = Field(2000, ge=10)
 
 

@@ -132,6 +132,9 @@ _NUM = re.compile(
     r"(?<![\w.,])(?P<cur>[$€£]\s?)?(?P<num>\d{1,3}(?:(?:[.,](?=\d{3}(?!\d))|[\u202f\u00a0 ](?=\d{3}(?![\d.,]\d)))\d{3})+"
     r"(?:[.,]\d+)?|\d+(?:[.,]\d+)?)(?P<pct>\s?%)?"
 )
+_SCALE_AFTER = re.compile(
+    r"\s*(millionen|million|millions|mio\.?|milliarden|milliarde|mrd\.?|billions?|bn|tausend|thousand|tsd\.?)\b", re.I
+)
 _WORD_NUM = re.compile(
     r"\b(?P<w>" + "|".join(sorted((re.escape(w) for w in list(_WORD_NUMBERS) + list(_VAGUE)), key=len, reverse=True))
     + r")\b",
@@ -251,8 +254,7 @@ def _mentions(sentence: str, lang: str) -> list[_Mention]:
             if not _concept_after(after)[0] or re.search(r"(?:jahr|year|im|in|seit|since|von|bis|ab|anfang|ende|mitte)\s*$",
                                                           before, re.I):
                 continue
-        scale_m = re.match(r"\s*(millionen|million|millions|mio\.?|milliarden|milliarde|mrd\.?|billions?|bn|tausend|thousand|tsd\.?)\b",
-                           after, re.I)
+        scale_m = _SCALE_AFTER.match(after)
         end = m.end()
         if scale_m:
             value *= _SCALES[scale_m.group(1).lower()]
