@@ -376,7 +376,8 @@ def validate_citations(text: str, evidence: list[Evidence], lang: str,
 
 
 _NAME_STOP = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-              "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "the", "a", "an", "according", "sources", "source", "estimates", "separately", "additional", "however",
+              "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+              "the", "a", "an", "according", "sources", "source", "estimates", "separately", "additional", "however",
               "north", "south", "east", "west", "korean", "both", "this", "these", "they", "it", "in", "on", "at",
               "die", "der", "das", "laut", "quellen", "quelle", "angaben", "außerdem", "zusätzlich", "am", "im", "i"}
 _NAME_ALIASES = {"moscow": "moskau", "pyongyang": "pjoengjang", "kyiv": "kiew", "kiev": "kiew", "seoul": "seoul",

@@ -46,7 +46,9 @@ def one(text, lang="de"):
 ])
 def test_values_ranges_qualifiers(text, lang, low, high, qual):
     f = one(text, lang)
-    assert (f.low, f.high, f.qualifier) == pytest.approx((low, high, qual)) if qual != "vague" else (f.low, f.qualifier) == (low, qual)
+    assert f.qualifier == qual and f.low == pytest.approx(low)
+    if qual != "vague":
+        assert f.high == pytest.approx(high)
 
 
 @pytest.mark.parametrize("text,lang", [
@@ -71,9 +73,11 @@ def test_increments_concepts_and_attribution():
     s = ("Südkorea schätzt, dass im Oktober mehr als 10.000 nordkoreanische Soldaten nach Russland entsandt wurden "
          "und in den ersten Monaten dieses Jahres weitere 3.000 hinzukamen.")
     total, inc = extract_figures(s, lang="de")
-    assert (total.role, total.concept, total.attributed_to, total.refers_to_time) == ("total", "soldiers", "Südkorea", "im Oktober")
+    assert (total.role, total.concept) == ("total", "soldiers")
+    assert (total.attributed_to, total.refers_to_time) == ("Südkorea", "im Oktober")
     assert (inc.role, inc.concept, inc.low) == ("increment", "soldiers", 3000)
-    cas = one("Doch im März gab das südkoreanische Militär bekannt, dass etwa 4.000 Soldaten getötet oder verwundet worden seien.")
+    cas = one("Doch im März gab das südkoreanische Militär bekannt, dass etwa 4.000 Soldaten getötet oder verwundet "
+              "worden seien.")
     assert cas.concept == "casualties" and cas.attributed_to == "das südkoreanische Militär" and cas.refers_to_time == "im März"
     en = one("About 4,000 North Korean soldiers have been killed or wounded.", "en")
     assert en.concept == "casualties"
