@@ -117,7 +117,7 @@ def _missing_anchors(question: str, evidence_text: str) -> tuple[list[str], list
     missing = []
     for a in anchors:
         parts = [fold(p) for p in a.split("-")]
-        ok = all(_NAME_TRANSLATIONS.get(p, p)[:5] in hay or p[:5] in hay for p in parts)
+        ok = all(_NAME_ALIASES.get(p, _NAME_TRANSLATIONS.get(p, p))[:4] in hay or p[:5] in hay for p in parts)
         if not ok:
             missing.append(a)
     return missing, anchors
@@ -453,7 +453,9 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
     cite = _cite_map(evidence)
     groups = group_figures(figures, concepts if count_q else set(), lang=lang) if count_q and concepts else []
     conflicts = [g.as_dict(cite, lang) for g in groups]
-    flag = next((c["message"] for c in conflicts if c["kind"] in ("vary", "conflict")), None)
+    want_role = "increment" if asks_for_increment(question) else "total"
+    primary = next((c for c in conflicts if c["role"] == want_role), conflicts[0] if conflicts else None)
+    flag = primary["message"] if primary and primary["kind"] in ("vary", "conflict") else None
     fig_dicts = []
     for f in figures:
         d = f.as_dict()

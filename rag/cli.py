@@ -210,6 +210,48 @@ def ask_cmd(
     print_answer(ans, streamed=bool(on_token))
 
 
+@app.command("eval")
+def eval_cmd(
+    file: Annotated[Path | None, typer.Argument(help="JSONL questions or SQuAD JSON (default: tests/data/seeds_qa.jsonl)")] = None,
+    questions: Annotated[Path | None, typer.Option("--questions", help="SQuAD file whose questions (by id) are asked")] = None,
+    corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="Corpus for JSONL questions (default: seeds/)")] = None,
+    llm: Annotated[str, typer.Option("--llm", help="none | ollama | llamacpp")] = "none",
+    k: Annotated[int, typer.Option("-k", help="Hits scored for retrieval metrics")] = 10,
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N questions")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write report.md, results.jsonl and metrics.png here")] = None,
+    config: ConfigOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval, answers, citations, conflict flags and latency on a question set."""
+    if llm not in ("none", "ollama", "llamacpp"):
+        raise RagError(f"--llm {llm}: choose none, ollama or llamacpp")
+    _check_k(k)
+    s = _settings(config, None)
+    from rag.evaluation import METRIC_ORDER, load_dataset, run_eval, write_reports
+
+    ds = load_dataset(file, questions, corpus, limit)
+    report = _with_progress(lambda cb: run_eval(s, ds, llm=llm, k=k, progress=(lambda d, t: cb("questions", d, t))
+                                                if cb else None), quiet=as_json)
+    paths = write_reports(report, out) if out else []
+    if as_json:
+        typer.echo(json.dumps({k_: v for k_, v in report.items() if k_ != "results"} | {"results": report["results"]},
+                              ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"rag eval: {report['dataset']} ({len(ds.questions)} questions, llm={llm})")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    for key in METRIC_ORDER:
+        if key in report["metrics"]:
+            v = report["metrics"][key]
+            t.add_row(key, "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)))
+    Console().print(t)
+    for p in paths:
+        typer.echo(f"wrote {p}")
+
+
 @app.command("info")
 def info_cmd(name: NameOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Show what an index holds (documents, chunks, model)."""

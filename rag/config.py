@@ -44,6 +44,7 @@ class EmbeddingSettings(_Section):
     query_prefix: str = "query: "
     passage_prefix: str = "passage: "
     cache: bool = True
+    cache_path: Path | None = None
     title_in_passage: bool = True
     sentence_vectors: bool = True
 

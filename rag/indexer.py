@@ -185,7 +185,8 @@ def build_index(
                         sent_vecs.append(old.sentence_vectors[a:b])
                         sent_owner.append(np.full(b - a, new_ci, dtype=np.int64))
 
-        cache = EmbeddingCache(Path(settings.index.root) / ".cache" / "embeddings.sqlite") if settings.embedding.cache else None
+        cache_file = settings.embedding.cache_path or Path(settings.index.root) / ".cache" / "embeddings.sqlite"
+        cache = EmbeddingCache(Path(cache_file)) if settings.embedding.cache else None
         try:
             new_chunks: list[Chunk] = []
             for i, d in enumerate(todo):

@@ -1,0 +1,347 @@
+"""``rag eval``: measure retrieval, answers, citations, conflict flags and latency on a question set.
+
+Formats:
+- our JSONL: ``{"id", "question", "answers": [...], "sources": [doc ids], "answerable": bool, "conflict": bool}``
+  over a corpus folder (default: the seeds);
+- SQuAD v1.1 JSON: each paragraph becomes a document of a temporary index; ``questions`` may be a second
+  SQuAD file whose questions (matched by id) are asked instead (e.g. English questions, German paragraphs).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import RagError
+from rag.models import Document, Span
+from rag.text import detect_language, fold, normalize_number
+
+DEFAULT_QA = Path(__file__).resolve().parents[1] / "tests" / "data" / "seeds_qa.jsonl"
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    answers: list[str]
+    sources: list[str] = field(default_factory=list)
+    answerable: bool = True
+    conflict: bool = False
+    answer_spans: list[tuple[str, int, int]] = field(default_factory=list)  # SQuAD: (doc_id, start, end)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Dataset:
+    name: str
+    questions: list[Question]
+    documents: list[Document] | None = None  # SQuAD: the paragraphs
+    corpus: list[Path] | None = None
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_jsonl(path: Path) -> list[Question]:
+    """Read our JSONL format; errors name the file and line."""
+    out = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"{path}: cannot read ({exc})") from None
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise RagError(f"{path} line {i}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
+            raise RagError(f"{path} line {i}: needs a non-empty string field 'question'")
+        answers = row.get("answers", [])
+        if not isinstance(answers, list) or not all(isinstance(a, str | int | float) for a in answers):
+            raise RagError(f"{path} line {i}: field 'answers' must be a list of strings")
+        sources = row.get("sources", [])
+        if not isinstance(sources, list):
+            raise RagError(f"{path} line {i}: field 'sources' must be a list of document ids")
+        known = {"id", "question", "answers", "sources", "answerable", "conflict"}
+        out.append(Question(id=str(row.get("id", i)), question=row["question"], answers=[str(a) for a in answers],
+                            sources=[str(s) for s in sources], answerable=bool(row.get("answerable", True)),
+                            conflict=bool(row.get("conflict", False)),
+                            extra={k: v for k, v in row.items() if k not in known}))
+    if not out:
+        raise RagError(f"{path}: no questions")
+    return out
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"{path}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise RagError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
+def load_squad(path: Path, questions_path: Path | None = None, limit: int | None = None) -> Dataset:
+    """SQuAD v1.1: paragraphs become documents ``sq{article}_{paragraph}``; answers keep their spans."""
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise RagError(f"{path}: not SQuAD v1.1 JSON (no 'data' list)")
+    other: dict[str, str] = {}
+    if questions_path is not None:
+        qd = _read_json(questions_path)
+        try:
+            other = {qa["id"]: qa["question"] for a in qd["data"] for p in a["paragraphs"] for qa in p["qas"]}
+        except (KeyError, TypeError):
+            raise RagError(f"{questions_path}: not SQuAD v1.1 JSON") from None
+    docs: list[Document] = []
+    qs: list[Question] = []
+    for ai, art in enumerate(data["data"]):
+        for pi, para in enumerate(art.get("paragraphs", [])):
+            doc_id = f"sq{ai:03d}_{pi:02d}"
+            text = para["context"]
+            import hashlib
+
+            docs.append(Document(doc_id=doc_id, path=f"{path}#{doc_id}", text=text, title="", language=detect_language(text),
+                                 content_hash=hashlib.sha256(text.encode()).hexdigest(), format="squad",
+                                 segments=[Span(start=0, end=len(text))]))
+            for qa in para["qas"]:
+                q = other.get(qa["id"]) if questions_path is not None else qa["question"]
+                if not q:
+                    continue
+                spans = [(doc_id, a["answer_start"], a["answer_start"] + len(a["text"])) for a in qa["answers"]]
+                qs.append(Question(id=qa["id"], question=q, answers=[a["text"] for a in qa["answers"]], sources=[doc_id],
+                                   answer_spans=spans))
+    if limit:
+        qs = qs[:limit]
+    return Dataset(name=path.name + (f" (questions: {questions_path.name})" if questions_path else ""), questions=qs,
+                   documents=docs)
+
+
+def load_dataset(path: Path | None, questions: Path | None = None, corpus: list[Path] | None = None,
+                 limit: int | None = None) -> Dataset:
+    path = path or DEFAULT_QA
+    if not path.exists():
+        raise RagError(f"{path}: no such file")
+    if path.suffix.lower() == ".json":
+        return load_squad(path, questions, limit)
+    qs = load_jsonl(path)
+    return Dataset(name=path.name, questions=qs[:limit] if limit else qs, corpus=corpus)
+
+
+# ---------------------------------------------------------------- matching
+
+
+def _norm(text: str) -> str:
+    t = fold(text)
+    t = re.sub(r"\d+(?:[.,\u202f ]\d{3})+(?![\d])", lambda m: normalize_number(m.group(0)), t)
+    return " ".join(re.findall(r"\w+", t))
+
+
+def answer_present(answer: str, golds: list[str]) -> bool:
+    """Gold answer present in the answer: case/diacritic-insensitive, numbers by value (10.000 = 10,000)."""
+    a = f" {_norm(answer)} "
+    return any(_norm(g) and f" {_norm(g)} " in a for g in golds)
+
+
+def token_f1(answer: str, golds: list[str]) -> float:
+    pred = _norm(answer).split()
+    best = 0.0
+    for g in golds:
+        gold = _norm(g).split()
+        common = sum(min(pred.count(w), gold.count(w)) for w in set(gold))
+        if not pred or not gold or common == 0:
+            continue
+        p, r = common / len(pred), common / len(gold)
+        best = max(best, 2 * p * r / (p + r))
+    return best
+
+
+# ---------------------------------------------------------------- running
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    s = sorted(values)
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
+
+
+def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 10,
+             progress: Callable[[int, int], None] | None = None, index_root: Path | None = None) -> dict[str, Any]:
+    """Index the dataset's corpus into a temporary index and ask every question.
+
+    Returns:
+        ``{"metrics": {...}, "results": [per-question dicts], "config": {...}}``.
+    """
+    from rag.answer import ask
+    from rag.engine import Engine
+    from rag.indexer import build_index
+
+    with tempfile.TemporaryDirectory(prefix="rag-eval-", dir=index_root) as tmp:
+        cache = settings.embedding.cache_path or Path(settings.index.root) / ".cache" / "embeddings.sqlite"
+        s = settings.model_copy(update={
+            "index": settings.index.model_copy(update={"root": Path(tmp), "name": "eval"}),
+            "embedding": settings.embedding.model_copy(update={"cache_path": cache}),
+        })
+        t0 = time.perf_counter()
+        if dataset.documents is not None:
+            build_index(s, documents=dataset.documents)
+        else:
+            build_index(s, paths=dataset.corpus or [Path(settings.corpus)])
+        index_s = time.perf_counter() - t0
+        engine = Engine(s)
+        data = engine.retriever.data
+        known = set(data.documents)
+        for q in dataset.questions:
+            bad = [d for d in q.sources if d not in known]
+            if bad:
+                raise RagError(f"question {q.id}: unknown source document id(s) {', '.join(bad)} "
+                               f"(ids are file stems of the evaluated corpus)")
+        results = []
+        for i, q in enumerate(dataset.questions):
+            t = time.perf_counter()
+            hits = engine.search(q.question, k=k)
+            t_search = time.perf_counter() - t
+            rel = [_relevant(h, q) for h in hits]
+            doc_rank = next((r + 1 for r, h in enumerate(hits) if h.doc_id in q.sources), None)
+            t = time.perf_counter()
+            try:
+                ans = ask(engine, q.question, llm=llm)
+            except RagError as exc:
+                results.append({"id": q.id, "question": q.question, "error": str(exc)})
+                continue
+            latency = time.perf_counter() - t
+            answered = ans.answerable
+            correct_cites = [c for c in ans.citations if c["doc_id"] in q.sources and answer_present(c["quote"], q.answers)]
+            results.append({
+                "id": q.id, "question": q.question, "gold": q.answers, "sources": q.sources,
+                "gold_answerable": q.answerable, "gold_conflict": q.conflict,
+                "answer": ans.answer, "answerable": answered, "flag": ans.flag, "backend": ans.backend,
+                "first_relevant_rank": next((r + 1 for r, x in enumerate(rel) if x), None),
+                "first_relevant_doc_rank": doc_rank,
+                "relevant": rel, "n_relevant": _n_relevant(data, q),
+                "answer_correct": answered and answer_present(ans.answer, q.answers) if q.answerable else None,
+                "f1": token_f1(ans.answer, q.answers) if q.answerable and answered else 0.0,
+                "citations": [{"n": c["n"], "doc_id": c["doc_id"], "quote": c["quote"]} for c in ans.citations],
+                "valid_citations": len(correct_cites),
+                "latency_s": round(latency, 4), "search_s": round(t_search, 4),
+            })
+            if progress:
+                progress(i + 1, len(dataset.questions))
+    metrics = summarize(results, k)
+    metrics["index_seconds"] = round(index_s, 2)
+    return {"dataset": dataset.name, "metrics": metrics, "results": results,
+            "config": {"llm": llm, "k": k, "embedding": settings.embedding.model, "index_type": settings.index.type,
+                       "bm25_weight": settings.retrieval.bm25_weight, "dense_weight": settings.retrieval.dense_weight,
+                       "sentence_weight": settings.retrieval.sentence_weight,
+                       "entity_weight": settings.retrieval.entity_weight, "chunk_tokens": settings.chunking.max_tokens}}
+
+
+def _relevant(hit: Any, q: Question) -> bool:
+    if q.answer_spans:
+        return any(d == hit.doc_id and hit.start <= a < hit.end for d, a, _ in q.answer_spans)
+    return hit.doc_id in q.sources
+
+
+def _n_relevant(data: Any, q: Question) -> int:
+    if q.answer_spans:
+        return 1
+    return sum(1 for c in data.chunks if c.doc_id in q.sources)
+
+
+def summarize(results: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:
+    ok = [r for r in results if "error" not in r]
+    retr = [r for r in ok if r["sources"]]
+    m: dict[str, Any] = {"questions": len(results), "errors": len(results) - len(ok)}
+
+    def rate(xs: list[bool]) -> float | None:
+        return round(sum(xs) / len(xs), 4) if xs else None
+
+    for at in (1, 5, 10):
+        m[f"recall@{at}"] = rate([r["first_relevant_rank"] is not None and r["first_relevant_rank"] <= at for r in retr])
+    m["doc_recall@1"] = rate([r["first_relevant_doc_rank"] == 1 for r in retr])
+    m["doc_recall@5"] = rate([r["first_relevant_doc_rank"] is not None and r["first_relevant_doc_rank"] <= 5 for r in retr])
+    m["mrr"] = round(statistics.fmean([1 / r["first_relevant_rank"] if r["first_relevant_rank"] else 0.0 for r in retr]), 4) \
+        if retr else None
+    ndcg = []
+    for r in retr:
+        dcg = sum(1 / math.log2(i + 2) for i, x in enumerate(r["relevant"][:10]) if x)
+        ideal = sum(1 / math.log2(i + 2) for i in range(min(10, r["n_relevant"])))
+        ndcg.append(dcg / ideal if ideal else 0.0)
+    m["ndcg@10"] = round(statistics.fmean(ndcg), 4) if ndcg else None
+    ans = [r for r in ok if r["gold_answerable"]]
+    m["answer_accuracy"] = rate([bool(r["answer_correct"]) for r in ans])
+    m["token_f1"] = round(statistics.fmean([r["f1"] for r in ans]), 4) if ans else None
+    unans = [r for r in ok if not r["gold_answerable"]]
+    m["refusal_accuracy"] = rate([not r["answerable"] for r in unans])
+    m["false_refusals"] = rate([not r["answerable"] for r in ans])
+    cites = [c for r in ans for c in r["citations"]]
+    m["citation_precision"] = round(sum(r["valid_citations"] for r in ans) / len(cites), 4) if cites else None
+    m["answers_with_valid_citation"] = rate([r["valid_citations"] > 0 for r in ans if r["answerable"]])
+    tp = sum(1 for r in ok if r["gold_conflict"] and r["flag"])
+    fp = sum(1 for r in ok if not r["gold_conflict"] and r["flag"])
+    fn = sum(1 for r in ok if r["gold_conflict"] and not r["flag"])
+    p = tp / (tp + fp) if tp + fp else None
+    rc = tp / (tp + fn) if tp + fn else None
+    m["conflict_precision"] = round(p, 4) if p is not None else None
+    m["conflict_recall"] = round(rc, 4) if rc is not None else None
+    m["conflict_f1"] = round(2 * p * rc / (p + rc), 4) if p and rc else (0.0 if p is not None and rc is not None else None)
+    lat = [r["latency_s"] for r in ok]
+    m["latency_p50_s"] = round(_pct(lat, 0.5), 4)
+    m["latency_p95_s"] = round(_pct(lat, 0.95), 4)
+    m["latency_total_s"] = round(sum(lat), 2)
+    return m
+
+
+# ---------------------------------------------------------------- reports
+
+METRIC_ORDER = ["recall@1", "recall@5", "recall@10", "doc_recall@1", "doc_recall@5", "mrr", "ndcg@10",
+                "answer_accuracy", "token_f1", "refusal_accuracy", "false_refusals", "citation_precision",
+                "answers_with_valid_citation", "conflict_precision", "conflict_recall", "conflict_f1",
+                "latency_p50_s", "latency_p95_s", "latency_total_s", "index_seconds", "questions", "errors"]
+
+
+def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
+    """Write ``report.md``, ``results.jsonl`` and ``metrics.png`` into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    m = report["metrics"]
+    lines = [f"# Evaluation: {report['dataset']}", "", "| metric | value |", "|---|---|"]
+    lines += [f"| {k} | {'' if m.get(k) is None else m[k]} |" for k in METRIC_ORDER if k in m]
+    lines += ["", "## Configuration", "", "```json", json.dumps(report["config"], indent=2), "```", "",
+              "## Questions answered wrongly", ""]
+    for r in report["results"]:
+        if r.get("error") or r.get("answer_correct") is False or (not r.get("gold_answerable", True) and r.get("answerable")):
+            lines.append(f"- **{r['id']}** {r['question']} — gold {r.get('gold')} — got: {str(r.get('answer', r.get('error')))[:200]}")
+    (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
+        for r in report["results"]:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in METRIC_ORDER if k in m and m[k] is not None and not k.startswith(("latency", "index", "questions",
+                                                                                           "errors"))]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    ax.bar(keys, [m[k] for k in keys], color="#3b6ea8")
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"rag eval: {report['dataset']} (llm={report['config']['llm']})")
+    ax.tick_params(axis="x", rotation=45)
+    for i, k in enumerate(keys):
+        ax.text(i, m[k] + 0.01, f"{m[k]:.2f}", ha="center", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "metrics.png", dpi=110)
+    plt.close(fig)
+    return [out / "report.md", out / "results.jsonl", out / "metrics.png"]
