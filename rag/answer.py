@@ -24,7 +24,7 @@ from rag.conflicts import (
     quantity_label,
 )
 from rag.errors import LLMError, RagError
-from rag.figures import CONCEPT_LABELS, Figure, describe, extract_figures
+from rag.figures import CONCEPT_LABELS, KNOWN_CONCEPTS, Figure, describe, extract_figures
 from rag.models import Span
 from rag.retrieval import Filters
 from rag.text import detect_language, entity_tokens, find_dates, fold, lexical_tokens, split_sentences
@@ -72,6 +72,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     model: str | None = None
     prompt_tokens: int | None = None
+    refusal_reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -466,19 +467,26 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
     ev_text = " ".join(e.quote for e in evidence)
     missing, anchors = _missing_anchors(question, ev_text)
     answerable = bool(evidence) and best_sim >= settings.answer.min_score
-    if anchors and missing and (len(missing) * 2 > len(anchors) or any(re.fullmatch(r"\d{4}", m) for m in missing)):
+    reason = None if answerable else (f"best evidence similarity {best_sim:.3f} < answer.min_score "
+                                      f"{settings.answer.min_score}" if evidence else "no evidence retrieved")
+    marginal = best_sim < settings.answer.min_score + 0.04
+    if answerable and marginal and anchors and missing and (
+        len(missing) * 2 > len(anchors) or any(re.fullmatch(r"\d{4}", m) for m in missing)
+    ):
         answerable = False
+        reason = f"the sources never mention {', '.join(missing)}"
     what = None
-    if answerable and count_q and concepts and not groups:
+    if answerable and count_q and concepts and not groups and concepts <= KNOWN_CONCEPTS:
         answerable = False
         m = re.search(r"(?:how many|how much|wie viele|wieviele|wie viel)\s+((?:[\w\-]+\s+){0,2}?[\w\-]+?)"
                       r"(?=\s+(?:did|do|does|were|was|are|is|have|has|had|hat|haben|wurden|sind|waren|will|would)\b|\?|$)",
                       question, re.I)
         label = m.group(1) if m else ", ".join(CONCEPT_LABELS["de" if lang == "de" else "en"].get(c, c) for c in sorted(concepts))
         what = (f"dazu, wie viele {label}" if lang == "de" else f"how many {label}")
+        reason = f"no figure for {label} in the evidence"
     answer = Answer(question=question, answer="", language=lang, answerable=answerable, backend="extractive",
                     evidence=evidence, figures=fig_dicts, conflicts=conflicts if answerable else [],
-                    flag=flag if answerable else None, notices=notices)
+                    flag=flag if answerable else None, notices=notices, refusal_reason=reason)
     if not answerable:
         answer.answer = refusal(question, lang, evidence, what)
         answer.figures = []

@@ -212,7 +212,7 @@ def ask_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    file: Annotated[Path | None, typer.Argument(help="JSONL questions or SQuAD JSON (default: tests/data/seeds_qa.jsonl)")] = None,
+    file: Annotated[Path | None, typer.Argument(help="JSONL questions or SQuAD JSON (default: the seed questions)")] = None,
     questions: Annotated[Path | None, typer.Option("--questions", help="SQuAD file whose questions (by id) are asked")] = None,
     corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="Corpus for JSONL questions (default: seeds/)")] = None,
     llm: Annotated[str, typer.Option("--llm", help="none | ollama | llamacpp")] = "none",

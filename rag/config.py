@@ -64,10 +64,12 @@ class IndexSettings(_Section):
 class RetrievalSettings(_Section):
     k: int = Field(5, ge=1, le=1000)
     candidates: int = Field(60, ge=1)
+    fusion: Literal["score", "rrf"] = "score"
     dense_weight: float = Field(1.0, ge=0)
-    sentence_weight: float = Field(1.0, ge=0)
-    bm25_weight: float = Field(0.25, ge=0)
-    entity_weight: float = Field(0.35, ge=0)
+    sentence_weight: float = Field(1.5, ge=0)
+    bm25_weight: float = Field(0.02, ge=0)
+    entity_weight: float = Field(0.01, ge=0)
+    rrf_weights: dict[str, float] = {"dense": 1.0, "sentence": 1.5, "bm25": 0.1, "entity": 0.0}
     rrf_k: int = Field(60, ge=1)
     reranker: str | None = None
 

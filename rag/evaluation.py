@@ -223,11 +223,13 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
                 continue
             latency = time.perf_counter() - t
             answered = ans.answerable
-            correct_cites = [c for c in ans.citations if c["doc_id"] in q.sources and answer_present(c["quote"], q.answers)]
+            correct_cites = [c for c in ans.citations
+                             if c["doc_id"] in q.sources and answer_present(c["quote"], q.answers)]
             results.append({
                 "id": q.id, "question": q.question, "gold": q.answers, "sources": q.sources,
                 "gold_answerable": q.answerable, "gold_conflict": q.conflict,
-                "answer": ans.answer, "answerable": answered, "flag": ans.flag, "backend": ans.backend,
+                "answer": ans.answer, "answerable": answered, "refusal_reason": ans.refusal_reason,
+                "flag": ans.flag, "backend": ans.backend,
                 "first_relevant_rank": next((r + 1 for r, x in enumerate(rel) if x), None),
                 "first_relevant_doc_rank": doc_rank,
                 "relevant": rel, "n_relevant": _n_relevant(data, q),
@@ -322,7 +324,8 @@ def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
               "## Questions answered wrongly", ""]
     for r in report["results"]:
         if r.get("error") or r.get("answer_correct") is False or (not r.get("gold_answerable", True) and r.get("answerable")):
-            lines.append(f"- **{r['id']}** {r['question']} — gold {r.get('gold')} — got: {str(r.get('answer', r.get('error')))[:200]}")
+            got = str(r.get("answer", r.get("error")))[:200]
+            lines.append(f"- **{r['id']}** {r['question']} — gold {r.get('gold')} — got: {got}")
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
         for r in report["results"]:

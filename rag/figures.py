@@ -68,6 +68,9 @@ _CASUALTY_NOUNS = {"tote": "killed", "toten": "killed", "todesopfer": "killed", 
                    "dead": "killed", "deaths": "killed", "casualties": "casualties", "injured": "wounded",
                    "wounded": "wounded", "prisoners": "captured", "killed": "killed"}
 
+KNOWN_CONCEPTS = frozenset({"soldiers", "people", "money_eur", "money_usd", "percent", "duration", "weapons", "vehicles",
+                            "casualties", "killed", "wounded", "captured"})
+
 CONCEPT_LABELS = {
     "en": {"soldiers": "troops", "people": "people", "casualties": "killed or wounded", "killed": "killed",
            "wounded": "wounded", "captured": "captured", "money_eur": "euros", "money_usd": "dollars",

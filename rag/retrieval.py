@@ -121,21 +121,38 @@ class Retriever:
 
         dense = self._dense(qv, cand_n, allowed)
         best_sent, sent_scores = self._sentences(qv, mask)
-        rankings: list[tuple[float, list[int]]] = [(self.settings.dense_weight, [i for i, _ in dense])]
-        if sent_scores is not None and self.settings.sentence_weight > 0:
-            order = np.argsort(-sent_scores)
-            rankings.append((self.settings.sentence_weight,
-                             [int(i) for i in order[:cand_n] if sent_scores[i] > -1]))
-        if self.settings.bm25_weight > 0:
-            rankings.append((self.settings.bm25_weight, self._lexical(query, cand_n, mask)))
-        if self.settings.entity_weight > 0:
-            rankings.append((self.settings.entity_weight, self._entities(query, cand_n, mask)))
-
+        st = self.settings
+        lexical = self._lexical(query, cand_n, mask) if (st.bm25_weight or st.rrf_weights.get("bm25")) else {}
+        anchors = self._entities(query, cand_n, mask) if (st.entity_weight or st.rrf_weights.get("entity")) else {}
+        sent_top: list[int] = []
+        if sent_scores is not None:
+            sent_top = [int(i) for i in np.argsort(-sent_scores)[:cand_n] if sent_scores[i] > -1]
+        cands = list(dict.fromkeys([i for i, _ in dense] + sent_top + list(lexical)[:cand_n] + list(anchors)[:cand_n]))
+        if allowed is not None:
+            cands = [i for i in cands if mask is None or mask[i]]
+        idx = np.asarray(cands, dtype=np.int64)
+        dense_all = self.data.chunk_vectors[idx] @ qv  # exact cosine for every candidate (any index type)
+        dense_map = {int(i): float(v) for i, v in zip(idx, dense_all, strict=True)}
+        sent_map = {i: float(sent_scores[i]) for i in cands} if sent_scores is not None else {}
         fused: dict[int, float] = {}
-        for weight, ranked in rankings:
-            for r, idx in enumerate(ranked):
-                fused[idx] = fused.get(idx, 0.0) + weight / (self.settings.rrf_k + r + 1)
-        dense_map = dict(dense)
+        if st.fusion == "score":
+            bmax = max(lexical.values(), default=0.0) or 1.0
+            amax = max(anchors.values(), default=0.0) or 1.0
+            for i in cands:
+                sent = sent_map.get(i, dense_map[i])
+                fused[i] = (st.dense_weight * dense_map[i] + st.sentence_weight * (sent if sent > -1 else dense_map[i])
+                            + st.bm25_weight * lexical.get(i, 0.0) / bmax + st.entity_weight * anchors.get(i, 0.0) / amax)
+        else:
+            w = st.rrf_weights
+            rankings = [(w.get("dense", 1.0), sorted(cands, key=lambda i: -dense_map[i])),
+                        (w.get("sentence", 0.0), sorted(cands, key=lambda i: -sent_map.get(i, -2.0))),
+                        (w.get("bm25", 0.0), sorted(lexical, key=lambda i: -lexical[i])),
+                        (w.get("entity", 0.0), sorted(anchors, key=lambda i: -anchors[i]))]
+            for weight, ranked in rankings:
+                if weight <= 0:
+                    continue
+                for r, i in enumerate(ranked):
+                    fused[i] = fused.get(i, 0.0) + weight / (st.rrf_k + r + 1)
         top = sorted(fused, key=lambda i: (-fused[i], -dense_map.get(i, -1.0)))[:k]
         hits = []
         for rank, i in enumerate(top):
@@ -192,22 +209,24 @@ class Retriever:
                 out[int(ci)] = (span, float(scores[a + j]))
         return out, best
 
-    def _lexical(self, query: str, n: int, mask: np.ndarray | None) -> list[int]:
+    def _lexical(self, query: str, n: int, mask: np.ndarray | None) -> dict[int, float]:
+        """BM25 scores of the top ``n`` chunks (German-aware tokens)."""
         if self._bm25 is None:
-            return []
+            return {}
         toks = [t for t in lexical_tokens(query) if t in self._vocab]
         if not toks:
-            return []
+            return {}
         scores = np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         order = np.argsort(-scores)[:n]
-        return [int(i) for i in order if scores[i] > 0]
+        return {int(i): float(scores[i]) for i in order if scores[i] > 0}
 
-    def _entities(self, query: str, n: int, mask: np.ndarray | None) -> list[int]:
+    def _entities(self, query: str, n: int, mask: np.ndarray | None) -> dict[int, float]:
+        """Shared names/numbers, idf-weighted, for the top ``n`` chunks."""
         toks = entity_tokens(query)
         if not toks:
-            return []
+            return {}
         total = len(self.data.chunks)
         scores: dict[int, float] = {}
         for t in toks:
@@ -219,7 +238,7 @@ class Retriever:
                 scores[i] = scores.get(i, 0.0) + idf
         if mask is not None:
             scores = {i: s for i, s in scores.items() if mask[i]}
-        return sorted(scores, key=lambda i: -scores[i])[:n]
+        return {i: scores[i] for i in sorted(scores, key=lambda i: -scores[i])[:n]}
 
 
 def _date_arg(value: str | None, field: str) -> date | None:

@@ -1,0 +1,92 @@
+"""rag eval: datasets, metrics and reports."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+
+from rag.errors import RagError
+from rag.evaluation import answer_present, load_dataset, load_jsonl, run_eval, summarize, token_f1, write_reports
+
+ROOT = Path(__file__).parents[1]
+XQUAD = ROOT.parent / "shared" / "data" / "xquad"
+
+
+def test_number_aware_matching():
+    assert answer_present("Es waren 10,000 Soldaten [1].", ["10.000"])
+    assert answer_present("about 10000 troops", ["10.000"])
+    assert answer_present("Die Region KURSK", ["kursk"]) and answer_present("Muenchen", ["München"])
+    assert not answer_present("110.000 Soldaten", ["10.000"])
+    assert token_f1("the Denver Broncos", ["Denver Broncos"]) == pytest.approx(0.8)
+
+
+def test_seed_questions_file_is_complete():
+    qs = load_jsonl(ROOT / "tests" / "data" / "seeds_qa.jsonl")
+    assert len(qs) >= 25
+    assert any(not q.answerable for q in qs) and any(q.conflict for q in qs)
+    langs = {("de" if any(w in q.question.lower() for w in ("wie", "wann", "welche", "wer", "an der")) else "en") for q in qs}
+    assert langs == {"de", "en"}
+
+
+def test_malformed_eval_file_names_line(tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"question": "ok?", "answers": ["a"]}\n{"question": broken}\n', encoding="utf-8")
+    with pytest.raises(RagError, match=r"q.jsonl line 2"):
+        load_jsonl(f)
+    f.write_text('{"question": "", "answers": []}\n', encoding="utf-8")
+    with pytest.raises(RagError, match=r"line 1.*question"):
+        load_jsonl(f)
+
+
+def test_unknown_fields_kept_and_unknown_sources_refused(tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text(json.dumps({"id": "x", "question": "Kursk?", "answers": ["Kursk"], "sources": ["nope"], "note": 1}) + "\n",
+                 encoding="utf-8")
+    ds = load_dataset(f)
+    assert ds.questions[0].extra == {"note": 1}
+    with pytest.raises(RagError, match="unknown source document"):
+        run_eval(make_settings(tmp_path), ds)
+
+
+def test_seed_eval_metrics_and_reports(tmp_path):
+    s = make_settings(tmp_path)
+    report = run_eval(s, load_dataset(None))
+    m = report["metrics"]
+    assert m["questions"] >= 25 and m["errors"] == 0
+    assert m["recall@5"] >= 0.9 and m["answer_accuracy"] >= 0.8
+    assert m["refusal_accuracy"] >= 0.8 and m["conflict_recall"] >= 0.75
+    assert 0 < m["latency_p50_s"] <= m["latency_p95_s"]
+    paths = write_reports(report, tmp_path / "out")
+    assert [p.name for p in paths] == ["report.md", "results.jsonl", "metrics.png"]
+    assert "| recall@5 |" in paths[0].read_text()
+    assert len(paths[1].read_text().splitlines()) == m["questions"]
+    assert paths[2].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_summarize_conflict_and_refusal_math():
+    rows = [
+        {"sources": ["a"], "first_relevant_rank": 1, "first_relevant_doc_rank": 1, "relevant": [True], "n_relevant": 1,
+         "gold_answerable": True, "answerable": True, "answer_correct": True, "f1": 1.0, "citations": [{}],
+         "valid_citations": 1, "gold_conflict": True, "flag": "x", "latency_s": 0.1},
+        {"sources": ["a"], "first_relevant_rank": 2, "first_relevant_doc_rank": 2, "relevant": [False, True], "n_relevant": 1,
+         "gold_answerable": True, "answerable": False, "answer_correct": False, "f1": 0.0, "citations": [],
+         "valid_citations": 0, "gold_conflict": False, "flag": "y", "latency_s": 0.3},
+        {"sources": [], "gold_answerable": False, "answerable": False, "answer_correct": None, "f1": 0.0, "citations": [],
+         "valid_citations": 0, "gold_conflict": False, "flag": None, "latency_s": 0.2},
+    ]
+    m = summarize(rows)
+    assert m["recall@1"] == 0.5 and m["mrr"] == 0.75 and m["false_refusals"] == 0.5 and m["refusal_accuracy"] == 1.0
+    assert m["conflict_precision"] == 0.5 and m["conflict_recall"] == 1.0 and m["citation_precision"] == 1.0
+
+
+@pytest.mark.skipif(not XQUAD.exists(), reason="../shared/data/xquad not present")
+def test_squad_cross_lingual_eval_cli(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "rag.cli", "eval", str(XQUAD / "xquad.de.dev.json"), "--questions",
+                        str(XQUAD / "xquad.en.dev.json"), "--limit", "40", "--json"], capture_output=True, text=True,
+                       cwd=ROOT, timeout=600, env={**__import__("os").environ, "RAG_INDEX__ROOT": str(tmp_path)})
+    assert p.returncode == 0, p.stderr
+    m = json.loads(p.stdout)["metrics"]
+    assert m["questions"] == 40 and m["doc_recall@5"] >= 0.9
