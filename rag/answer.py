@@ -419,7 +419,7 @@ def _same_figure(a: Figure, b: Figure) -> bool:
 
 
 def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None, filters: Filters | None = None,
-        on_token: TokenCallback | None = None) -> Answer:
+        on_token: TokenCallback | None = None, on_evidence: Callable[[Answer], None] | None = None) -> Answer:
     """Answer a question from the index with validated citations.
 
     Args:
@@ -429,6 +429,8 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
         k: passages to retrieve (default ``max(retrieval.k, 8)``).
         filters: retrieval filters.
         on_token: called with each piece of the answer as it is produced.
+        on_evidence: called once with the partial answer (evidence, figures, conflicts, flag) before any
+            LLM work starts, so interfaces can show them at once.
 
     Returns:
         An :class:`Answer`; on LLM failure the extractive answer with a notice.
@@ -488,8 +490,11 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
                     evidence=evidence, figures=fig_dicts, conflicts=conflicts if answerable else [],
                     flag=flag if answerable else None, notices=notices, refusal_reason=reason)
     if not answerable:
-        answer.answer = refusal(question, lang, evidence, what)
         answer.figures = []
+    if on_evidence:
+        on_evidence(answer)
+    if not answerable:
+        answer.answer = refusal(question, lang, evidence, what)
         if on_token:
             on_token(answer.answer)
     else:

@@ -252,6 +252,30 @@ def eval_cmd(
         typer.echo(f"wrote {p}")
 
 
+@app.command("serve")
+def serve_cmd(
+    name: NameOpt = None,
+    config: ConfigOpt = None,
+    host: Annotated[str | None, typer.Option("--host", help="Bind address (default 127.0.0.1)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 7860)")] = None,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback --host (needs RAG_API_TOKEN)")] = False,
+    llm: Annotated[str | None, typer.Option("--llm", help="Default answer backend: none | ollama | llamacpp")] = None,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="Only the HTTP API")] = False,
+) -> None:
+    """Start the chat UI (/) and the HTTP API (/api/v1) on one port."""
+    _validate_name(name)
+    server: dict[str, Any] = {}
+    if host:
+        server["host"] = host
+    if port:
+        server["port"] = port
+    s = _settings(config, name, server=server, llm={"backend": llm} if llm else {})
+    from rag.server import serve
+
+    sys.stderr.write(f"serving http://{s.server.host}:{s.server.port}/  (API: /api/v1, docs: /api/v1/docs)\n")
+    serve(s, allow_remote=allow_remote, with_ui=not no_ui)
+
+
 @app.command("info")
 def info_cmd(name: NameOpt = None, config: ConfigOpt = None, as_json: JsonOpt = False) -> None:
     """Show what an index holds (documents, chunks, model)."""

@@ -1,0 +1,240 @@
+"""Gradio chat UI: ask, see evidence and disagreeing figures at once, manage the corpus."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import gradio as gr
+
+LABELS = {
+    "en": {"title": "News archive Q&A", "ask": "Ask", "question": "Your question", "sources": "Sources",
+           "figures": "Figures", "settings": "Settings", "corpus": "Corpus", "backend": "Answer with",
+           "k": "Passages", "source": "Source contains", "from": "From (YYYY-MM-DD)", "to": "To (YYYY-MM-DD)",
+           "upload": "Upload articles (.txt, .md, .html)", "paste": "Or paste an article", "name": "File name",
+           "add": "Add to corpus", "remove": "Remove document", "status": "Index", "lang": "Language",
+           "value": "Figure", "what": "What", "who": "Who says so", "when": "When", "src": "Source",
+           "open": "open article", "no_figs": "No figures for this question.", "placeholder": "Ask about the news…",
+           "ollama_model": "Ollama model", "doc_language": "Article language"},
+    "de": {"title": "Fragen an das Nachrichtenarchiv", "ask": "Fragen", "question": "Ihre Frage", "sources": "Quellen",
+           "figures": "Zahlen", "settings": "Einstellungen", "corpus": "Korpus", "backend": "Antworten mit",
+           "k": "Passagen", "source": "Quelle enthält", "from": "Von (JJJJ-MM-TT)", "to": "Bis (JJJJ-MM-TT)",
+           "upload": "Artikel hochladen (.txt, .md, .html)", "paste": "Oder Artikel einfügen", "name": "Dateiname",
+           "add": "Zum Korpus hinzufügen", "remove": "Dokument entfernen", "status": "Index", "lang": "Sprache",
+           "value": "Zahl", "what": "Was", "who": "Laut", "when": "Wann", "src": "Quelle",
+           "open": "Artikel öffnen", "no_figs": "Keine Zahlen zu dieser Frage.", "placeholder": "Fragen Sie zu den Nachrichten…",
+           "ollama_model": "Ollama-Modell", "doc_language": "Artikelsprache"},
+}
+EXAMPLES = ["How many troops were sent?", "Wie viele Soldaten hat Nordkorea entsandt?",
+            "When did the treaty enter into force?"]
+CSS = """
+.flag {background:#fdecea;border-left:4px solid #c0392b;padding:8px 12px;margin:6px 0;border-radius:4px;color:#7b241c}
+.ev {border:1px solid #ddd;border-radius:6px;padding:8px;margin:6px 0;font-size:0.92em}
+.ev mark {background:#fff3b0}
+.ev .meta {color:#555;font-size:0.85em}
+table.figs {border-collapse:collapse;width:100%;font-size:0.85em;table-layout:fixed;word-break:break-word}
+table.figs td, table.figs th {border:none;border-bottom:1px solid #eee;padding:3px 5px;text-align:left;vertical-align:top}
+.cite {color:#1f5fa8;font-weight:600;cursor:help;text-decoration:underline dotted}
+@media (max-width: 700px) { .side {min-width:100% !important} }
+"""
+
+
+def _cite_html(text: str, evidence: list[dict[str, Any]]) -> str:
+    """Answer text with [n] markers turned into hoverable links to the sources panel."""
+    by_n = {e["n"]: e for e in evidence}
+
+    def repl(m: re.Match[str]) -> str:
+        n = int(m.group(1))
+        e = by_n.get(n)
+        if not e:
+            return m.group(0)
+        tip = html.escape(f"{e['title']} ({e['date'] or 'n.d.'}): {e['quote']}", quote=True)
+        return f'<a class="cite" href="#ev-{n}" title="{tip}">[{n}]</a>'
+
+    return re.sub(r"\[(\d+)\]", repl, html.escape(text, quote=False))
+
+
+def sources_html(ans: dict[str, Any], docs: dict[str, Any], lang: str) -> str:
+    lab = LABELS[lang]
+    cited = {c["n"] for c in ans.get("citations", [])} or {e["n"] for e in ans.get("evidence", [])}
+    parts = []
+    for e in ans.get("evidence", []):
+        doc = docs.get(e["doc_id"])
+        text = doc.text if doc else e["quote"]
+        chunk = text[e["chunk_start"]:e["chunk_end"]]
+        a, b = e["start"] - e["chunk_start"], e["end"] - e["chunk_start"]
+        body = html.escape(chunk[:a]) + "<mark>" + html.escape(chunk[a:b]) + "</mark>" + html.escape(chunk[b:])
+        src = f" · {html.escape(doc.source)}" if doc and doc.source else ""
+        opacity = "" if e["n"] in cited else ' style="opacity:0.6"'
+        parts.append(
+            f'<div class="ev" id="ev-{e["n"]}"{opacity}><b>[{e["n"]}] {html.escape(e["title"])}</b>'
+            f'<div class="meta">{html.escape(e["date"] or "n.d.")}{src} · {html.escape(e["doc_id"])} '
+            f'<a href="#" onclick="return false" title="{lab["open"]}">{e["start"]}–{e["end"]}</a></div>'
+            f"<div>{body}</div></div>")
+    return "\n".join(parts) or "<i>–</i>"
+
+
+def figures_html(ans: dict[str, Any], lang: str) -> str:
+    lab = LABELS[lang]
+    out = []
+    if ans.get("flag"):
+        out.append(f'<div class="flag">⚠ {html.escape(ans["flag"])}</div>')
+    rows = []
+    for c in ans.get("conflicts", []):
+        for f in c["figures"]:
+            for s in f["sources"]:
+                n = next((e["n"] for e in ans.get("evidence", []) if e["doc_id"] == s["doc_id"]
+                          and e["start"] == s["sentence_start"]), None)
+                rows.append(f"<tr><td><b>{html.escape(f['display'])}</b></td><td>{html.escape(c['quantity'])}</td>"
+                            f"<td>{html.escape(s.get('attributed_to') or '–')}</td>"
+                            f"<td>{html.escape(s.get('refers_to_time') or '–')}</td>"
+                            f"<td>{'[' + str(n) + '] ' if n else ''}{html.escape((s.get('title') or s['doc_id'])[:48])}"
+                            f"<br><small>{html.escape(s.get('date') or '')}</small></td></tr>")
+    if rows:
+        out.append(f'<table class="figs"><tr><th>{lab["value"]}</th><th>{lab["what"]}</th><th>{lab["who"]}</th>'
+                   f'<th>{lab["when"]}</th><th>{lab["src"]}</th></tr>{"".join(rows)}</table>')
+    return "\n".join(out) or f"<i>{lab['no_figs']}</i>"
+
+
+def build_ui(service: Any) -> gr.Blocks:
+    """The chat page. ``service`` is :class:`rag.server.Service` (engine, settings, corpus operations)."""
+    from rag.server import AskIn, FiltersIn
+
+    def status_text() -> str:
+        st = service.engine.status()
+        llm = service.settings.llm
+        return (f"{st['documents']} documents · {st['chunks']} chunks · {st['model']} · LLM: {llm.backend}"
+                + (f" ({llm.ollama_model} @ {llm.ollama_host})" if llm.backend == "ollama" else ""))
+
+    def doc_choices() -> list[tuple[str, str]]:
+        return [(f"{d['title'][:60]} ({k})", k) for k, d in service.engine.manifest["documents"].items()]
+
+    def respond(question: str, history: list[dict[str, Any]], backend: str, k: int, source: str, dfrom: str, dto: str,
+                lang: str) -> Iterator[tuple[Any, ...]]:
+        history = list(history or [])
+        q = (question or "").strip()
+        if not q:
+            yield history, gr.update(), gr.update(), ""
+            return
+        history.append({"role": "user", "content": q})
+        history.append({"role": "assistant", "content": "…"})
+        yield history, gr.update(), gr.update(), ""
+        import queue
+        import threading
+
+        events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        body = AskIn(question=q[:2000], llm=backend, k=int(k),
+                     filters=FiltersIn(source=source or None, date_from=dfrom or None, date_to=dto or None))
+
+        def run() -> None:
+            try:
+                ans = service.ask(body, on_token=lambda t: events.put(("token", t)),
+                                  on_evidence=lambda a: events.put(("evidence", a.as_dict())))
+                events.put(("final", ans.as_dict()))
+            except Exception as exc:  # noqa: BLE001 - shown to the user as one line
+                events.put(("error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+
+        threading.Thread(target=run, daemon=True).start()
+        text = ""
+        partial: dict[str, Any] = {}
+        docs = service.engine.retriever.data.documents
+        while True:
+            kind, val = events.get()
+            if kind == "evidence":
+                partial = val
+                yield history, sources_html(val, docs, lang), figures_html(val, lang), ""
+            elif kind == "token":
+                text += val
+                history[-1] = {"role": "assistant", "content": _cite_html(text, partial.get("evidence", []))}
+                yield history, gr.update(), gr.update(), ""
+            elif kind == "final":
+                content = _cite_html(val["answer"], val["evidence"])
+                if val["notices"]:
+                    content += "\n\n<small>" + html.escape(" ".join(val["notices"])) + "</small>"
+                history[-1] = {"role": "assistant", "content": content}
+                yield history, sources_html(val, docs, lang), figures_html(val, lang), ""
+                return
+            else:
+                history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(val)}"}
+                yield history, gr.update(), gr.update(), ""
+                return
+
+    def add_files(files: list[Any] | None, name: str, text: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        msgs = []
+        items: list[tuple[str, bytes]] = []
+        for f in files or []:
+            path = getattr(f, "name", f)
+            with open(path, "rb") as fh:
+                items.append((str(path).rsplit("/", 1)[-1], fh.read()))
+        if text and text.strip():
+            items.append(((name or "pasted").strip() or "pasted", text.encode("utf-8")))
+        for i, (fname, data) in enumerate(progress.tqdm(items, desc="indexing")):
+            try:
+                r = service.add_file(fname, data)
+                msgs.append(f"✓ {r['file']} → {r['doc_id']} ({r['report']['chunks']} chunks in index)")
+            except Exception as exc:  # noqa: BLE001
+                msgs.append(f"✗ {fname}: {str(exc).splitlines()[0]}")
+        return "\n".join(msgs) or "nothing to add", status_text(), gr.update(choices=doc_choices(), value=None)
+
+    def remove_doc(doc_id: str | None) -> tuple[Any, ...]:
+        if not doc_id:
+            return "choose a document", status_text(), gr.update()
+        try:
+            service.remove(doc_id)
+            msg = f"removed {doc_id}"
+        except Exception as exc:  # noqa: BLE001
+            msg = f"✗ {getattr(exc, 'detail', None) or exc}"
+        return msg, status_text(), gr.update(choices=doc_choices(), value=None)
+
+    def relabel(lang: str) -> tuple[Any, ...]:
+        lab = LABELS[lang]
+        return (gr.update(value=f"## {lab['title']}"), gr.update(label=lab["question"], placeholder=lab["placeholder"]),
+                gr.update(value=lab["ask"]), gr.update(label=lab["backend"]), gr.update(label=lab["k"]),
+                gr.update(label=lab["source"]), gr.update(label=lab["from"]), gr.update(label=lab["to"]),
+                gr.update(label=lab["upload"]), gr.update(label=lab["paste"]), gr.update(label=lab["name"]),
+                gr.update(value=lab["add"]), gr.update(value=lab["remove"]))
+
+    lab = LABELS["en"]
+    with gr.Blocks(title="newsrag") as demo:
+        heading = gr.Markdown(f"## {lab['title']}")
+        with gr.Row():
+            with gr.Column(scale=3, min_width=320):
+                chat = gr.Chatbot(label="", height=460, elem_id="chat", sanitize_html=True)
+                with gr.Row():
+                    box = gr.Textbox(label=lab["question"], placeholder=lab["placeholder"], scale=5, elem_id="question")
+                    ask_btn = gr.Button(lab["ask"], variant="primary", scale=1, elem_id="ask")
+                gr.Examples(EXAMPLES, inputs=box)
+            with gr.Column(scale=2, min_width=300, elem_classes="side"):
+                with gr.Tab(lab["figures"], elem_id="tab-figures"):
+                    figs = gr.HTML("<i>–</i>", elem_id="figures")
+                with gr.Tab(lab["sources"], elem_id="tab-sources"):
+                    srcs = gr.HTML("<i>–</i>", elem_id="sources")
+                with gr.Tab(lab["settings"]):
+                    lang = gr.Radio(["en", "de"], value="en", label="Language / Sprache", elem_id="lang")
+                    backend = gr.Radio(["none", "ollama", "llamacpp"], value=service.settings.llm.backend,
+                                       label=lab["backend"])
+                    k = gr.Slider(1, 20, value=service.settings.retrieval.k, step=1, label=lab["k"])
+                    source = gr.Textbox(label=lab["source"])
+                    dfrom = gr.Textbox(label=lab["from"])
+                    dto = gr.Textbox(label=lab["to"])
+                    status = gr.Markdown(status_text(), elem_id="status")
+                with gr.Tab(lab["corpus"]):
+                    files = gr.File(label=lab["upload"], file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"])
+                    paste = gr.Textbox(label=lab["paste"], lines=5)
+                    pname = gr.Textbox(label=lab["name"], value="pasted-article.txt")
+                    add_btn = gr.Button(lab["add"])
+                    docs_dd = gr.Dropdown(choices=doc_choices(), label=lab["remove"])
+                    rm_btn = gr.Button(lab["remove"])
+                    corpus_msg = gr.Textbox(label="", interactive=False, lines=3)
+        inputs = [box, chat, backend, k, source, dfrom, dto, lang]
+        outputs = [chat, srcs, figs, box]
+        ask_btn.click(respond, inputs, outputs)
+        box.submit(respond, inputs, outputs)
+        add_btn.click(add_files, [files, pname, paste], [corpus_msg, status, docs_dd])
+        rm_btn.click(remove_doc, [docs_dd], [corpus_msg, status, docs_dd])
+        lang.change(relabel, [lang], [heading, box, ask_btn, backend, k, source, dfrom, dto, files, paste, pname, add_btn,
+                                      rm_btn])
+        demo.load(None, None, [lang], js="() => (navigator.language || 'en').toLowerCase().startsWith('de') ? 'de' : 'en'")
+    return demo
