@@ -258,7 +258,7 @@ def serve_cmd(
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address (default 127.0.0.1)")] = None,
     port: Annotated[int | None, typer.Option("--port", help="Port (default 7860)")] = None,
-    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback --host (needs RAG_API_TOKEN)")] = False,
+    allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback --host")] = False,
     llm: Annotated[str | None, typer.Option("--llm", help="Default answer backend: none | ollama | llamacpp")] = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Only the HTTP API")] = False,
 ) -> None:

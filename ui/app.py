@@ -170,7 +170,7 @@ def build_ui(service: Any) -> gr.Blocks:
                 items.append((str(path).rsplit("/", 1)[-1], fh.read()))
         if text and text.strip():
             items.append(((name or "pasted").strip() or "pasted", text.encode("utf-8")))
-        for i, (fname, data) in enumerate(progress.tqdm(items, desc="indexing")):
+        for fname, data in progress.tqdm(items, desc="indexing"):
             try:
                 r = service.add_file(fname, data)
                 msgs.append(f"✓ {r['file']} → {r['doc_id']} ({r['report']['chunks']} chunks in index)")
