@@ -231,7 +231,8 @@ def _mentions(sentence: str, lang: str) -> list[_Mention]:
     blocked += [(m.start(), m.end()) for m in re.finditer(r"\b\d{1,2}\.\d{1,2}\.(?!\d)", sentence)]
     # phone numbers and codes: +49 30 1234567, 030/1234567, 0171-1234567
     blocked += [(m.start(), m.end()) for m in re.finditer(
-        r"\+\d[\d\s/()-]{6,}\d|\b0\d{2,5}[/-]\s?\d{3,}[\d\s-]*|\b\d{3}-\d{4}\b|\b\d+(?:st|nd|rd|th)\b", sentence)]
+        r"\+\d[\d\s/()-]{6,}\d|\b0\d{2,5}[/-]\s?\d{3,}[\d\s-]*|\b\d{3}-\d{4}\b|\b\d+(?:st|nd|rd|th)\b|\[\d+\]",
+        sentence)]
     blocked += [(m.start(), m.end()) for m in re.finditer(rf"\b\d{{1,2}}\.\s+(?:{MONTH_NAMES})\b", sentence, re.I)]
     out: list[_Mention] = []
 

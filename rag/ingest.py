@@ -128,8 +128,10 @@ def read_text(path: Path, max_mb: float) -> tuple[str, str]:
         raw = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path}: cannot read ({exc.strerror})") from None
-    if not raw.strip():
+    if not raw:
         raise IngestError(f"{path}: file is empty")
+    if not raw.strip():
+        raise IngestError(f"{path}: file has no text (only whitespace)")
     if _looks_binary(raw):
         raise IngestError(f"{path}: looks like a binary file, not text")
     text, enc = _decode(raw)

@@ -78,7 +78,7 @@ def test_markdown_title(tmp_path):
     assert doc.title == "Big news today" and doc.language == "en"
 
 
-@pytest.mark.parametrize("content,msg", [(b"", "empty"), (b"   \n\t\n", "empty"), (b"\x89PNG\r\n\x1a\n\0\0", "binary"),
+@pytest.mark.parametrize("content,msg", [(b"", "empty"), (b"   \n\t\n", "whitespace"), (b"\x89PNG\r\n\x1a\n\0\0", "binary"),
                                          (b"%PDF-1.4\n%\xe2\xe3", "binary"), (b"abc\0def\0", "binary")])
 def test_bad_files_refused_with_reason(tmp_path, content, msg):
     f = tmp_path / "bad.txt"

@@ -156,3 +156,24 @@ def test_token_checked_on_api_and_ui(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_slow_llm_does_not_block_searches(tmp_path):
+    from ollama_standin import OllamaStandIn
+
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply="slow " * 40, delay=0.25) as llm:
+        proc, url = start_server(tmp_path, env={"RAG_LLM__OLLAMA_HOST": llm.url, "RAG_LLM__TIMEOUT_S": "60"})
+        try:
+            with httpx.Client(timeout=120) as c, ThreadPoolExecutor(4) as ex:
+                slow = ex.submit(c.post, url + "/api/v1/ask", json={"question": "Wie viele Soldaten?", "llm": "ollama"})
+                time.sleep(1.0)
+                t = time.perf_counter()
+                for _ in range(5):
+                    assert c.post(url + "/api/v1/search", json={"query": "Kursk", "k": 2}).status_code == 200
+                fast = time.perf_counter() - t
+                assert not slow.done()  # the LLM is still writing while searches were served
+                assert slow.result().status_code == 200
+            assert fast < 5.0
+        finally:
+            proc.terminate()
+            proc.wait(10)
