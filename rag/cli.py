@@ -22,6 +22,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file (default configs/default.yaml)")]
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Index name under index/ (default: default)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+DocOpt = Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable)")]
+SourceOpt = Annotated[str | None, typer.Option("--source", help="Only sources containing this text")]
+FromOpt = Annotated[str | None, typer.Option("--from", help="Only articles dated on/after YYYY-MM-DD")]
+ToOpt = Annotated[str | None, typer.Option("--to", help="Only articles dated on/before YYYY-MM-DD")]
 
 
 def _settings(config: Path | None, name: str | None, **sections: dict[str, Any]) -> Any:
@@ -117,10 +121,10 @@ def search_cmd(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     queries: Annotated[Path | None, typer.Option("--queries", help="File with one query per line; prints JSON lines")] = None,
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable)")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Only sources containing this text")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="Only articles dated on/after YYYY-MM-DD")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Only articles dated on/before YYYY-MM-DD")] = None,
+    doc: DocOpt = None,
+    source: SourceOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
 ) -> None:
     """Hybrid search (dense + BM25) over an index."""
     _validate_name(name)
@@ -179,10 +183,10 @@ def ask_cmd(
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
     stream: Annotated[bool, typer.Option("--stream", help="Print the answer as it is generated")] = False,
-    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only this document id (repeatable)")] = None,
-    source: Annotated[str | None, typer.Option("--source", help="Only sources containing this text")] = None,
-    date_from: Annotated[str | None, typer.Option("--from", help="Only articles dated on/after YYYY-MM-DD")] = None,
-    date_to: Annotated[str | None, typer.Option("--to", help="Only articles dated on/before YYYY-MM-DD")] = None,
+    doc: DocOpt = None,
+    source: SourceOpt = None,
+    date_from: FromOpt = None,
+    date_to: ToOpt = None,
 ) -> None:
     """Answer a question with citations; flags figures on which the sources disagree."""
     _validate_name(name)

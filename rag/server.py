@@ -16,11 +16,11 @@ import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from rag.config import Settings
@@ -37,31 +37,26 @@ class FiltersIn(BaseModel):
     language: str | None = Field(None, max_length=8)
 
 
+def _needs_text(v: str) -> str:
+    if not any(c.isalnum() for c in v):
+        raise ValueError("needs at least one letter or digit")
+    return v
+
+
+Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_needs_text)]
+
+
 class SearchIn(BaseModel):
-    query: str = Field(..., min_length=1, max_length=2000)
+    query: Text
     k: int = Field(5, ge=1, le=100)
     filters: FiltersIn | None = None
 
-    @field_validator("query")
-    @classmethod
-    def _has_text(cls, v: str) -> str:
-        if not any(c.isalnum() for c in v):
-            raise ValueError("query needs at least one letter or digit")
-        return v
-
 
 class AskIn(BaseModel):
-    question: str = Field(..., min_length=1, max_length=2000)
+    question: Text
     llm: Literal["none", "ollama", "llamacpp"] | None = None
     k: int | None = Field(None, ge=1, le=100)
     filters: FiltersIn | None = None
-
-    @field_validator("question")
-    @classmethod
-    def _has_text(cls, v: str) -> str:
-        if not any(c.isalnum() for c in v):
-            raise ValueError("question needs at least one letter or digit")
-        return v
 
 
 class TextDocIn(BaseModel):

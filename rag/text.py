@@ -99,7 +99,7 @@ def _is_boundary(para: str, punct_start: int, end: int) -> bool:
         return True
     if para[punct_start : punct_start + 3] == "...":
         return True
-    word_m = re.search(r"(\S+)$", para[:punct_start])
+    word_m = re.search(r"(\S+)$", para[max(0, punct_start - 80) : punct_start])
     if not word_m:
         return True
     word = word_m.group(1).lstrip("\"'»«“”„(").lower()

@@ -11,7 +11,7 @@ def test_yaml_env_and_overrides_precedence(tmp_path, monkeypatch):
     cfg.write_text("retrieval:\n  k: 7\nllm:\n  backend: ollama\n", encoding="utf-8")
     s = load_settings(cfg)
     assert s.retrieval.k == 7 and s.llm.backend == "ollama"
-    assert s.retrieval.bm25_weight == 0.25  # untouched default
+    assert s.retrieval.bm25_weight == 0.02  # untouched default
     monkeypatch.setenv("RAG_RETRIEVAL__K", "9")
     assert load_settings(cfg).retrieval.k == 9  # env beats YAML
     assert load_settings(cfg, overrides={"retrieval": {"k": 3}}).retrieval.k == 3  # flags beat env

