@@ -73,10 +73,15 @@ def bench_indexing(skip_embed: bool) -> dict:
     return res
 
 
-def clustered_vectors(n: int, dim: int = 384, seed: int = 0) -> np.ndarray:
+def clustered_vectors(n: int, dim: int = 384, seed: int = 0, latent: int = 32) -> np.ndarray:
+    """Unit vectors shaped like sentence embeddings: topic clusters in a low-dimensional latent space,
+    projected to ``dim`` with a little noise (isotropic 384-d noise would make every neighbour equidistant
+    and every approximate index look useless)."""
     rng = np.random.default_rng(seed)
-    centers = rng.standard_normal((max(16, n // 500), dim)).astype(np.float32)
-    x = centers[rng.integers(0, len(centers), n)] + 0.6 * rng.standard_normal((n, dim)).astype(np.float32)
+    proj = np.random.default_rng(12345).standard_normal((latent, dim)).astype(np.float32)
+    centers = rng.standard_normal((max(16, n // 500), latent)).astype(np.float32)
+    z = centers[rng.integers(0, len(centers), n)] + 0.5 * rng.standard_normal((n, latent)).astype(np.float32)
+    x = z @ proj + 0.3 * rng.standard_normal((n, dim)).astype(np.float32)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x
 
@@ -100,21 +105,25 @@ def bench_vectors(sizes: list[int]) -> dict:
             t = time.perf_counter()
             index = build_faiss(x, IndexSettings(type=kind))
             build = time.perf_counter() - t
-            lat = []
-            found = []
-            for v in q:
-                t = time.perf_counter()
-                _, ids = index.search(v.reshape(1, -1), 10)
-                lat.append((time.perf_counter() - t) * 1000)
-                found.append(ids[0])
-            if kind == "flat":
-                truth = found
-            recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
-            row = {"build_s": round(build, 2), "p50_ms": round(pct(lat, 0.5), 3), "p95_ms": round(pct(lat, 0.95), 3),
-                   "recall@10_vs_flat": round(recall, 3), "vectors_mb": round(x.nbytes / 1048576),
-                   "peak_rss_mb": round(max(peak_rss_mb(), rss0))}
-            res.setdefault(str(n), {})[kind] = row
-            print(f"{n:>8} {kind:6s} {row}")
+            settings_runs = [(kind, None)] + ([("hnsw ef=256", 256)] if kind == "hnsw" else [])
+            for label, ef in settings_runs:
+                if ef:
+                    index.hnsw.efSearch = ef
+                lat = []
+                found = []
+                for v in q:
+                    t = time.perf_counter()
+                    _, ids = index.search(v.reshape(1, -1), 10)
+                    lat.append((time.perf_counter() - t) * 1000)
+                    found.append(ids[0])
+                if kind == "flat":
+                    truth = found
+                recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth, strict=True)]))
+                row = {"build_s": round(build, 2), "p50_ms": round(pct(lat, 0.5), 3), "p95_ms": round(pct(lat, 0.95), 3),
+                       "recall@10_vs_flat": round(recall, 3), "vectors_mb": round(x.nbytes / 1048576),
+                       "peak_rss_mb": round(max(peak_rss_mb(), rss0))}
+                res.setdefault(str(n), {})[label] = row
+                print(f"{n:>8} {label:12s} {row}")
             del index
     return res
 
@@ -158,9 +167,16 @@ if __name__ == "__main__":
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--hybrid-sizes", default="10000,100000")
     ap.add_argument("--skip-embed", action="store_true")
+    ap.add_argument("--parts", default="indexing,vectors,hybrid")
     a = ap.parse_args()
-    out = {"indexing": bench_indexing(a.skip_embed),
-           "vector_search": bench_vectors([int(x) for x in a.sizes.split(",")]),
-           "hybrid_search": bench_hybrid([int(x) for x in a.hybrid_sizes.split(",")])}
-    Path("reports").mkdir(exist_ok=True)
-    Path("reports/bench_scale.json").write_text(json.dumps(out, indent=2))
+    parts = a.parts.split(",")
+    path = Path("reports/bench_scale.json")
+    out = json.loads(path.read_text()) if path.exists() else {}
+    if "indexing" in parts:
+        out["indexing"] = bench_indexing(a.skip_embed)
+    if "vectors" in parts:
+        out["vector_search"] = bench_vectors([int(x) for x in a.sizes.split(",")])
+    if "hybrid" in parts:
+        out["hybrid_search"] = bench_hybrid([int(x) for x in a.hybrid_sizes.split(",")])
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(out, indent=2))

@@ -55,7 +55,7 @@ class IndexSettings(_Section):
     type: Literal["flat", "hnsw", "ivf", "ivfpq"] = "flat"
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_construction: int = Field(80, ge=8)
-    hnsw_ef_search: int = Field(64, ge=8)
+    hnsw_ef_search: int = Field(256, ge=8)
     ivf_nlist: int = Field(0, ge=0)
     ivf_nprobe: int = Field(16, ge=1)
     pq_m: int = Field(48, ge=1)

@@ -55,10 +55,11 @@ class Retriever:
             self._bm25.index(corpus, show_progress=False)
             self._vocab = set(self._bm25.vocab_dict)
         # inverted index of language-independent anchors
-        self._anchors: dict[str, list[int]] = {}
+        postings: dict[str, list[int]] = {}
         for i, t in enumerate(texts):
             for tok in entity_tokens(t):
-                self._anchors.setdefault(tok, []).append(i)
+                postings.setdefault(tok, []).append(i)
+        self._anchors: dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.int64) for k, v in postings.items()}
         self._sent_start = np.zeros(n + 1, dtype=np.int64)
         if len(data.sentence_owner):
             counts = np.bincount(data.sentence_owner, minlength=n)
@@ -108,6 +109,14 @@ class Retriever:
         k = self.settings.k if k is None else k
         if k < 1:
             raise RagError(f"k must be at least 1 (got {k})")
+        if self.settings.reranker:
+            from rag.rerank import rerank
+
+            pool = self._search(query, max(3 * k, 20), filters, query_vector)
+            return rerank(self.settings.reranker, query, pool, k)
+        return self._search(query, k, filters, query_vector)
+
+    def _search(self, query: str, k: int, filters: Filters | None, query_vector: np.ndarray | None) -> list[Hit]:
         n = len(self.data.chunks)
         if n == 0 or not query.strip():
             return []
@@ -126,7 +135,7 @@ class Retriever:
         anchors = self._entities(query, cand_n, mask) if (st.entity_weight or st.rrf_weights.get("entity")) else {}
         sent_top: list[int] = []
         if sent_scores is not None:
-            sent_top = [int(i) for i in np.argsort(-sent_scores)[:cand_n] if sent_scores[i] > -1]
+            sent_top = [int(i) for i in top_indices(sent_scores, cand_n) if sent_scores[i] > -1]
         cands = list(dict.fromkeys([i for i, _ in dense] + sent_top + list(lexical)[:cand_n] + list(anchors)[:cand_n]))
         if allowed is not None:
             cands = [i for i in cands if mask is None or mask[i]]
@@ -174,12 +183,12 @@ class Retriever:
     def _dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         if allowed is not None:
             scores = self.data.chunk_vectors[allowed] @ qv
-            order = np.argsort(-scores)[:n]
+            order = top_indices(scores, n)
             return [(int(allowed[j]), float(scores[j])) for j in order]
         index = self.data.faiss_index
         if index is None:
             scores = self.data.chunk_vectors @ qv
-            order = np.argsort(-scores)[:n]
+            order = top_indices(scores, n)
             return [(int(j), float(scores[j])) for j in order]
         with self._lock:  # faiss search is thread-safe, but parameters like efSearch are per index
             dist, ids = index.search(qv.reshape(1, -1), n)
@@ -198,7 +207,7 @@ class Retriever:
             best[~mask] = -2.0
         # the best sentence of each chunk, for display and evidence
         out: dict[int, tuple[Span, float]] = {}
-        order = np.argsort(-best)[: max(self.settings.candidates, 50)]
+        order = top_indices(best, max(self.settings.candidates, 50))
         for ci in order:
             a, b = self._sent_start[ci], self._sent_start[ci + 1]
             if b <= a:
@@ -219,7 +228,7 @@ class Retriever:
         scores = np.asarray(self._bm25.get_scores(toks), dtype=np.float32)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
-        order = np.argsort(-scores)[:n]
+        order = top_indices(scores, n)
         return {int(i): float(scores[i]) for i in order if scores[i] > 0}
 
     def _entities(self, query: str, n: int, mask: np.ndarray | None) -> dict[int, float]:
@@ -228,17 +237,24 @@ class Retriever:
         if not toks:
             return {}
         total = len(self.data.chunks)
-        scores: dict[int, float] = {}
+        scores = np.zeros(total, dtype=np.float32)
         for t in toks:
             posting = self._anchors.get(t)
-            if not posting:
+            if posting is None or not len(posting):
                 continue
-            idf = math.log(1 + total / len(posting))
-            for i in posting:
-                scores[i] = scores.get(i, 0.0) + idf
+            scores[posting] += math.log(1 + total / len(posting))
         if mask is not None:
-            scores = {i: s for i, s in scores.items() if mask[i]}
-        return {i: scores[i] for i in sorted(scores, key=lambda i: -scores[i])[:n]}
+            scores[~mask] = 0.0
+        top = np.argpartition(-scores, min(n, total - 1))[:n] if total > n else np.arange(total)
+        return {int(i): float(scores[i]) for i in sorted(top, key=lambda i: -scores[i]) if scores[i] > 0}
+
+
+def top_indices(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the ``n`` largest scores, best first, in O(len) rather than a full sort."""
+    if n >= len(scores):
+        return np.argsort(-scores)
+    part = np.argpartition(-scores, n)[:n]
+    return part[np.argsort(-scores[part])]
 
 
 def _date_arg(value: str | None, field: str) -> date | None:

@@ -8,6 +8,7 @@ slow LLM never blocks searches. With ``RAG_API_TOKEN`` set, every API route and 
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import queue
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.middleware.base import BaseHTTPMiddleware
 
@@ -190,9 +191,19 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
         if token is None:
             return
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() \
-            or request.headers.get("x-api-key", "") or request.query_params.get("token", "")
+            or request.headers.get("x-api-key", "") or request.query_params.get("token", "") \
+            or request.cookies.get("rag_token", "")
         if not secrets.compare_digest(given.encode(), token.encode()):
             raise HTTPException(401, "missing or wrong API token (send 'Authorization: Bearer <RAG_API_TOKEN>')")
+
+    if token:
+        @app.middleware("http")
+        async def _remember_token(request: Request, call_next: Any) -> Any:
+            response = await call_next(request)
+            given = request.query_params.get("token")
+            if given and secrets.compare_digest(given.encode(), token.encode()):
+                response.set_cookie("rag_token", token, httponly=True, samesite="strict")
+            return response
 
     @app.exception_handler(RagError)
     async def _rag_error(_: Request, exc: RagError) -> JSONResponse:
@@ -252,6 +263,28 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
         import anyio
 
         return await anyio.to_thread.run_sync(service.add_file, fname, data)
+
+    @api.get("/documents/{doc_id}/view", response_class=HTMLResponse)
+    def view_document(doc_id: str, start: int = 0, end: int = 0) -> HTMLResponse:
+        """The whole article with the cited passage marked (the UI links here)."""
+        docs = service.engine.retriever.data.documents
+        if doc_id not in docs:
+            raise HTTPException(404, f"no document '{doc_id}'")
+        d = docs[doc_id]
+        start, end = max(0, min(start, len(d.text))), max(0, min(end, len(d.text)))
+        if end <= start:
+            start = end = 0
+        body = html.escape(d.text[:start]) + '<mark id="passage">' + html.escape(d.text[start:end]) + "</mark>" + \
+            html.escape(d.text[end:])
+        meta = " · ".join(html.escape(x) for x in (d.date or "", d.source or "", d.doc_id) if x)
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(d.title)}</title>"
+                "<meta name='viewport' content='width=device-width, initial-scale=1'><style>body{font-family:sans-serif;"
+                "max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}pre{white-space:pre-wrap;font-family:inherit}"
+                "mark{background:#fff3b0}</style></head>"
+                f"<body><h1>{html.escape(d.title)}</h1><p><small>{meta}</small></p><pre>{body}</pre>"
+                "<script>var m=document.getElementById('passage');if(m)m.scrollIntoView({block:'center'});</script>"
+                "</body></html>")
+        return HTMLResponse(page)
 
     @api.delete("/documents/{doc_id}")
     def delete_document(doc_id: str) -> dict[str, Any]:

@@ -56,3 +56,13 @@ def test_langchain_retriever(engine):
     r = NewsRetriever(engine=engine, k=2)
     docs = r.invoke("Kursk")
     assert len(docs) == 2 and docs[0].metadata["doc_id"] and docs[0].metadata["start"] < docs[0].metadata["end"]
+
+
+def test_reranker_misconfiguration_is_one_line(engine):
+    from rag.errors import ConfigError
+    from rag.retrieval import Retriever
+
+    r = Retriever(engine.retriever.data, engine.embedder, engine.settings.retrieval.model_copy(
+        update={"reranker": "/nonexistent/cross-encoder"}))
+    with pytest.raises(ConfigError, match="retrieval.reranker"):
+        r.search("Kursk", k=3)

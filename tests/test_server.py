@@ -69,6 +69,19 @@ def test_health_search_ask(server):
     assert httpx.get(url + "/api/v1/openapi.json").json()["paths"]["/api/v1/ask"]
 
 
+def test_article_view_marks_passage(server):
+    url, _ = server
+    a = httpx.post(url + "/api/v1/ask", json={"question": "Which region did North Korean soldiers help recapture?"},
+                   timeout=60).json()
+    c = a["citations"][0]
+    page = httpx.get(url + f"/api/v1/documents/{c['doc_id']}/view", params={"start": c["start"], "end": c["end"]})
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    import html as _html
+
+    assert f'<mark id="passage">{_html.escape(c["quote"])}</mark>' in page.text
+    assert httpx.get(url + "/api/v1/documents/nope/view").status_code == 404
+
+
 def test_streaming_ask_sends_evidence_first(server):
     url, _ = server
     import json

@@ -70,8 +70,9 @@ def sources_html(ans: dict[str, Any], docs: dict[str, Any], lang: str) -> str:
         opacity = "" if e["n"] in cited else ' style="opacity:0.6"'
         parts.append(
             f'<div class="ev" id="ev-{e["n"]}"{opacity}><b>[{e["n"]}] {html.escape(e["title"])}</b>'
-            f'<div class="meta">{html.escape(e["date"] or "n.d.")}{src} · {html.escape(e["doc_id"])} '
-            f'<a href="#" onclick="return false" title="{lab["open"]}">{e["start"]}–{e["end"]}</a></div>'
+            f'<div class="meta">{html.escape(e["date"] or "n.d.")}{src} · {html.escape(e["doc_id"])} · '
+            f'<a href="/api/v1/documents/{html.escape(e["doc_id"])}/view?start={e["start"]}&end={e["end"]}#passage" '
+            f'target="_blank" rel="noopener" class="open-article">{lab["open"]} ({e["start"]}–{e["end"]})</a></div>'
             f"<div>{body}</div></div>")
     return "\n".join(parts) or "<i>–</i>"
 
@@ -102,17 +103,29 @@ def build_ui(service: Any) -> gr.Blocks:
     """The chat page. ``service`` is :class:`rag.server.Service` (engine, settings, corpus operations)."""
     from rag.server import AskIn, FiltersIn
 
-    def status_text() -> str:
+    def status_text(backend: str | None = None, model: str | None = None) -> str:
+        from rag.errors import LLMError
+        from rag.llm import ChatBackend
+
         st = service.engine.status()
-        llm = service.settings.llm
-        return (f"{st['documents']} documents · {st['chunks']} chunks · {st['model']} · LLM: {llm.backend}"
-                + (f" ({llm.ollama_model} @ {llm.ollama_host})" if llm.backend == "ollama" else ""))
+        llm = service.settings.llm.model_copy(update={"backend": backend or service.settings.llm.backend,
+                                                       **({"ollama_model": model} if model else {})})
+        reach = ""
+        if llm.backend != "none":
+            try:
+                ChatBackend(llm).check()
+                reach = " ✓ reachable"
+            except LLMError as exc:
+                reach = f" ✗ {exc}"
+        return (f"**Index:** {st['documents']} documents · {st['chunks']} chunks · {st['model']} · {st['index_type']}  \n"
+                f"**LLM:** {llm.backend}" + (f" ({llm.ollama_model} @ {llm.ollama_host})" if llm.backend == "ollama" else "")
+                + reach)
 
     def doc_choices() -> list[tuple[str, str]]:
         return [(f"{d['title'][:60]} ({k})", k) for k, d in service.engine.manifest["documents"].items()]
 
     def respond(question: str, history: list[dict[str, Any]], backend: str, k: int, source: str, dfrom: str, dto: str,
-                lang: str) -> Iterator[tuple[Any, ...]]:
+                lang: str, model: str, doc_lang: str) -> Iterator[tuple[Any, ...]]:
         history = list(history or [])
         q = (question or "").strip()
         if not q:
@@ -125,8 +138,16 @@ def build_ui(service: Any) -> gr.Blocks:
         import threading
 
         events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        body = AskIn(question=q[:2000], llm=backend, k=int(k),
-                     filters=FiltersIn(source=source or None, date_from=dfrom or None, date_to=dto or None))
+        try:
+            body = AskIn(question=q[:2000], llm=backend, k=int(k),
+                         filters=FiltersIn(source=source or None, date_from=dfrom or None, date_to=dto or None,
+                                           language=None if doc_lang in ("", "any") else doc_lang))
+        except Exception as exc:  # noqa: BLE001 - validation message for the user
+            history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc).splitlines()[-1])}"}
+            yield history, gr.update(), gr.update(), ""
+            return
+        if model and backend == "ollama":
+            service.settings.llm.ollama_model = model
 
         def run() -> None:
             try:
@@ -219,6 +240,8 @@ def build_ui(service: Any) -> gr.Blocks:
                     source = gr.Textbox(label=lab["source"])
                     dfrom = gr.Textbox(label=lab["from"])
                     dto = gr.Textbox(label=lab["to"])
+                    ollama_model = gr.Textbox(label=lab["ollama_model"], value=service.settings.llm.ollama_model)
+                    doc_lang = gr.Dropdown(["any", "de", "en"], value="any", label=lab["doc_language"])
                     status = gr.Markdown(status_text(), elem_id="status")
                 with gr.Tab(lab["corpus"]):
                     files = gr.File(label=lab["upload"], file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"])
@@ -228,7 +251,8 @@ def build_ui(service: Any) -> gr.Blocks:
                     docs_dd = gr.Dropdown(choices=doc_choices(), label=lab["remove"])
                     rm_btn = gr.Button(lab["remove"])
                     corpus_msg = gr.Textbox(label="", interactive=False, lines=3)
-        inputs = [box, chat, backend, k, source, dfrom, dto, lang]
+        inputs = [box, chat, backend, k, source, dfrom, dto, lang, ollama_model, doc_lang]
+        backend.change(status_text, [backend, ollama_model], [status])
         outputs = [chat, srcs, figs, box]
         ask_btn.click(respond, inputs, outputs)
         box.submit(respond, inputs, outputs)
