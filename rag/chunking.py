@@ -70,55 +70,39 @@ def chunk_document(
     sents = sentence_spans(doc, settings)
     tokens = [count(doc.text[s:e]) for s, e, _ in sents]
     chunks: list[Chunk] = []
-    cur: list[int] = []
+    cur: list[int] = []  # sentence indices of the chunk being built (overlap first)
     cur_tokens = 0
+    n_new = 0  # sentences added since the last chunk was emitted
 
-    def emit() -> None:
-        nonlocal cur, cur_tokens
-        if not cur:
-            return
-        start, end = sents[cur[0]][0], sents[cur[-1]][1]
-        chunks.append(
-            Chunk(
-                chunk_id=f"{doc.doc_id}#{len(chunks)}",
-                doc_id=doc.doc_id,
-                text=doc.text[start:end],
-                start=start,
-                end=end,
-                sentences=[Span(start=sents[i][0], end=sents[i][1]) for i in cur],
-            )
-        )
-        # overlap: carry trailing sentences of the same segment
+    def flush(keep_overlap: bool) -> None:
+        nonlocal cur, cur_tokens, n_new
+        if n_new:
+            start, end = sents[cur[0]][0], sents[cur[-1]][1]
+            chunks.append(Chunk(
+                chunk_id=f"{doc.doc_id}#{len(chunks)}", doc_id=doc.doc_id, text=doc.text[start:end], start=start,
+                end=end, sentences=[Span(start=sents[i][0], end=sents[i][1]) for i in cur],
+            ))
         carry: list[int] = []
-        budget = settings.overlap_tokens
-        for i in reversed(cur[1:]):
+        budget = settings.overlap_tokens if keep_overlap else 0
+        for i in reversed(cur[1:]):  # never the first sentence, so every chunk moves forward
             if tokens[i] > budget:
                 break
             budget -= tokens[i]
             carry.insert(0, i)
-        cur = carry
-        cur_tokens = sum(tokens[i] for i in carry)
+        cur, cur_tokens, n_new = carry, sum(tokens[i] for i in carry), 0
 
     for i, (s, _e, seg) in enumerate(sents):
         if cur:
-            prev_end, prev_seg = sents[cur[-1]][1], sents[cur[-1]][2]
-            new_para = "\n" in doc.text[prev_end:s]
-            if (
-                seg != prev_seg
-                or cur_tokens + tokens[i] > settings.max_tokens
-                or (new_para and cur_tokens > settings.max_tokens // 2)
-            ):
-                only_overlap = bool(chunks) and cur and cur[0] > 0 and chunks[-1].sentences[-1].end >= sents[cur[-1]][1]
-                if seg != prev_seg or only_overlap:
-                    if not only_overlap:
-                        emit()
-                    cur, cur_tokens = [], 0
-                else:
-                    emit()
-                    if cur and sents[cur[0]][2] != seg:
+            if seg != sents[cur[-1]][2]:  # removed furniture lies between: never cross it
+                flush(keep_overlap=False)
+            else:
+                new_para = "\n" in doc.text[sents[cur[-1]][1] : s]
+                if cur_tokens + tokens[i] > settings.max_tokens or (new_para and cur_tokens > settings.max_tokens // 2):
+                    flush(keep_overlap=True)
+                    if cur_tokens + tokens[i] > settings.max_tokens:
                         cur, cur_tokens = [], 0
         cur.append(i)
         cur_tokens += tokens[i]
-    if cur and not (chunks and chunks[-1].sentences[-1].end >= sents[cur[-1]][1]):
-        emit()
+        n_new += 1
+    flush(keep_overlap=False)
     return chunks
