@@ -82,6 +82,13 @@ class Engine:
         """Hybrid search; see :meth:`rag.retrieval.Retriever.search`."""
         return self.retriever.search(query, k=k, filters=filters)
 
+    def ask(self, question: str, llm: str | None = None, k: int | None = None, filters: Filters | None = None,
+            on_token: Any = None) -> Any:
+        """Grounded answer with citations and figure conflicts; see :func:`rag.answer.ask`."""
+        from rag.answer import ask
+
+        return ask(self, question, llm=llm, k=k, filters=filters, on_token=on_token)
+
     def add(self, paths: list[str | Path], prune: bool = False) -> IndexReport:
         """Index more files into this engine's index and reload it."""
         report = build_index(self.settings, paths=paths, prune=prune)

@@ -66,3 +66,12 @@ def test_reranker_misconfiguration_is_one_line(engine):
         update={"reranker": "/nonexistent/cross-encoder"}))
     with pytest.raises(ConfigError, match="retrieval.reranker"):
         r.search("Kursk", k=3)
+
+
+def test_python_api_entry_point(seeds_index):
+    from rag import Engine
+
+    engine = Engine.open(seeds_index / "index" / "default")
+    assert engine.search("Kursk", k=2)[0].doc_id
+    ans = engine.ask("Wie viele Soldaten hat Nordkorea entsandt?")
+    assert ans.flag and ans.citations
