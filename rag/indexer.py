@@ -167,14 +167,14 @@ def build_index(
                         report.unchanged.append(doc_id)
         todo = [d for doc_id, d in by_id.items() if doc_id not in keep]
         for d in todo:
-            (report.updated if old is not None and doc_id_in(old, d.doc_id) else report.added).append(d.doc_id)
+            (report.updated if old is not None and d.doc_id in old.documents else report.added).append(d.doc_id)
 
         chunks: list[Chunk] = []
         vectors: list[np.ndarray] = []
         sent_owner: list[np.ndarray] = []
         sent_vecs: list[np.ndarray] = []
         if old is not None and keep:
-            old_sent_start = _sentence_starts(old)
+            old_sent_start = old.sentence_starts()
             for ci, c in enumerate(old.chunks):
                 if c.doc_id in keep:
                     new_ci = len(chunks)
@@ -266,13 +266,3 @@ def build_index(
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
 
-
-def doc_id_in(old: IndexData, doc_id: str) -> bool:
-    return doc_id in old.documents
-
-
-def _sentence_starts(data: IndexData) -> np.ndarray:
-    """``starts[i]:starts[i+1]`` are the sentence rows of chunk ``i`` (rows are sorted by owner)."""
-    n = len(data.chunks)
-    counts = np.bincount(data.sentence_owner, minlength=n) if len(data.sentence_owner) else np.zeros(n, int)
-    return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)

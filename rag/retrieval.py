@@ -60,11 +60,7 @@ class Retriever:
             for tok in entity_tokens(t):
                 postings.setdefault(tok, []).append(i)
         self._anchors: dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.int64) for k, v in postings.items()}
-        self._sent_start = np.zeros(n + 1, dtype=np.int64)
-        if len(data.sentence_owner):
-            counts = np.bincount(data.sentence_owner, minlength=n)
-            self._sent_start[1:] = np.cumsum(counts)
-        self._doc_of = np.array([c.doc_id for c in data.chunks], dtype=object)
+        self._sent_start = data.sentence_starts()
 
     # ------------------------------------------------------------ filters
     def _mask(self, f: Filters | None) -> np.ndarray | None:

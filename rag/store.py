@@ -48,6 +48,12 @@ class IndexData:
     sentence_vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
     faiss_index: Any = None
 
+    def sentence_starts(self) -> np.ndarray:
+        """``starts[i]:starts[i+1]`` are the sentence-vector rows of chunk ``i`` (rows are sorted by owner)."""
+        n = len(self.chunks)
+        counts = np.bincount(self.sentence_owner, minlength=n) if len(self.sentence_owner) else np.zeros(n, np.int64)
+        return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
 
 def build_faiss(vectors: np.ndarray, settings: IndexSettings) -> Any:
     """Build a FAISS inner-product index of the configured type over normalised vectors."""
