@@ -238,7 +238,8 @@ def compose_extractive(question: str, lang: str, evidence: list[Evidence], group
             e = g.entries[0]
             value, _, refs = parts[0].partition(" [")
             refs = f" [{refs}" if refs else ""
-            head = label[:1].upper() + label[1:]
+            nominative = quantity_label(g.concept, g.role, lang, nominative=True)
+            head = nominative[:1].upper() + nominative[1:]
             who = next((f.attributed_to for f in e.figures if f.attributed_to), None)
             if g.kind == "agree":
                 tail = " (übereinstimmend in mehreren Quellen)" if lang == "de" else " (the sources agree)"

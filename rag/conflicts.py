@@ -78,8 +78,12 @@ def _keys(e: GroupEntry) -> list[tuple[str, int]]:
     return [(f.doc_id or "", f.sentence_start) for f in e.figures]
 
 
-def quantity_label(concept: str | None, role: str, lang: str = "en") -> str:
+def quantity_label(concept: str | None, role: str, lang: str = "en", nominative: bool = False) -> str:
+    """What a group counts, e.g. "troops sent"; German in the genitive plural ("der entsandten Soldaten")
+    unless ``nominative`` ("entsandte Soldaten")."""
     lang = "de" if lang == "de" else "en"
+    if lang == "de" and nominative:
+        return re.sub(r"(entsandt|zusätzlich)en\b", r"\1e", quantity_label(concept, role, lang))
     base = CONCEPT_LABELS[lang].get(concept or "", concept or ("unspecified" if lang == "en" else "unbestimmt"))
     if concept == "soldiers":
         if role == "increment":
