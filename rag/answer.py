@@ -22,6 +22,7 @@ from rag.conflicts import (
     document_figures,
     group_figures,
     quantity_label,
+    question_concepts,
 )
 from rag.errors import LLMError, RagError
 from rag.figures import CONCEPT_LABELS, KNOWN_CONCEPTS, Figure, describe, extract_figures
@@ -110,6 +111,13 @@ _NAME_TRANSLATIONS = {"north": "nord", "south": "sued", "east": "ost", "west": "
                       "russian": "russ", "ukrainian": "ukrain", "american": "usa", "us": "usa", "german": "deutsch"}
 
 
+def _mentioned(word: str, hay: str) -> bool:
+    """Whether a folded name occurs in folded text, across German/English spellings
+    ("moscow" ~ "moskau", "north" ~ "nord"), by prefix so inflections match."""
+    key = _NAME_ALIASES.get(word, _NAME_TRANSLATIONS.get(word, word))
+    return key[:4] in hay or word[:5] in hay
+
+
 def _missing_anchors(question: str, evidence_text: str) -> tuple[list[str], list[str]]:
     """Names and years of the question that the evidence never mentions: ``(missing, all)``."""
     words = re.findall(r"\b[A-ZÄÖÜ][\w\-]+|\b(?:1[89]|20)\d\d\b", question)
@@ -117,9 +125,7 @@ def _missing_anchors(question: str, evidence_text: str) -> tuple[list[str], list
     hay = fold(evidence_text)
     missing = []
     for a in anchors:
-        parts = [fold(p) for p in a.split("-")]
-        ok = all(_NAME_ALIASES.get(p, _NAME_TRANSLATIONS.get(p, p))[:4] in hay or p[:5] in hay for p in parts)
-        if not ok:
+        if not all(_mentioned(fold(p), hay) for p in a.split("-")):
             missing.append(a)
     return missing, anchors
 
@@ -170,13 +176,15 @@ def select_evidence(engine: Any, question: str, k: int, filters: Filters | None,
                         sc, sim, hh, ss = cands[kc]
                         cands[kc] = (cands[kp][0] + 0.02, sim, hh, ss)
     best_sim = max(v[1] for v in cands.values())
-    # figures of all candidate sentences
+    # figures of all candidate sentences, read chunk by chunk so reported speech ("Pjöngjang habe …")
+    # inherits the source named in the sentence before it
     figs_by_key: dict[tuple[str, int], list[Figure]] = {}
-    for (doc_id, start), (_score, _sim, h, s) in cands.items():
-        doc = data.documents[doc_id]
-        figs = document_figures(doc, [s], {s.start: h.chunk_id})
-        if figs:
-            figs_by_key[(doc_id, start)] = figs
+    for h in hits:
+        c = data.chunks[chunk_index[h.chunk_id]]
+        for f in document_figures(data.documents[c.doc_id], c.sentences, {s.start: c.chunk_id for s in c.sentences}):
+            key = (c.doc_id, f.sentence_start)
+            if key in cands and cands[key][2].chunk_id == c.chunk_id:
+                figs_by_key.setdefault(key, []).append(f)
     ranked = sorted(cands.items(), key=lambda kv: -kv[1][0])
     top_score = ranked[0][1][0]
     chosen: list[tuple[str, int]] = [key for key, v in ranked[:max_evidence] if v[0] >= top_score - 0.1]
@@ -401,10 +409,7 @@ def unsupported_names(answer_text: str, evidence_text: str) -> list[str]:
                 continue
             w = m.group(0)
             f = fold(w)
-            if f in _NAME_STOP:
-                continue
-            key = _NAME_ALIASES.get(f, _NAME_TRANSLATIONS.get(f, f))
-            if key[:4] not in hay:
+            if f not in _NAME_STOP and not _mentioned(f, hay):
                 out.append(w)
     return list(dict.fromkeys(out))
 
@@ -446,8 +451,6 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
     notices: list[str] = []
     if detect_language(question) not in ("de", "en", "und"):
         notices.append("Only German and English questions are supported; answering in English.")
-    from rag.conflicts import question_concepts
-
     concepts = question_concepts(question)
     count_q = asks_for_count(question) or bool(concepts and re.search(r"\b(?:wie viel|how many|how much)", question, re.I))
     k_ctx = max(k or settings.retrieval.k, 12 if count_q else 8)

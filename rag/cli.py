@@ -148,7 +148,9 @@ def search_cmd(
             typer.echo(json.dumps({"query": q, "hits": [h.model_dump() for h in hits]}, ensure_ascii=False))
         return
     assert query is not None
-    _check_query(query, s.answer.max_question_chars)
+    from rag.answer import check_question
+
+    check_question(query, s.answer.max_question_chars)
     engine = Engine(s)
     hits = engine.search(query, k=k, filters=filt)
     if as_json:
@@ -165,13 +167,6 @@ def search_cmd(
         table.add_row(str(h.rank), f"{h.score:.4f}\n({h.dense_score:.3f})", f"{h.title}\n[dim]{h.chunk_id}[/]",
                       h.date or "", text)
     Console().print(table)
-
-
-def _check_query(q: str, limit: int) -> None:
-    if not q.strip() or not any(c.isalnum() for c in q):
-        raise RagError("the question is empty (it needs at least one letter or digit)")
-    if len(q) > limit:
-        raise RagError(f"the question is {len(q)} characters, over the limit of {limit} (setting answer.max_question_chars)")
 
 
 @app.command("ask")

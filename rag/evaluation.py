@@ -9,6 +9,7 @@ Formats:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -110,8 +111,6 @@ def load_squad(path: Path, questions_path: Path | None = None, limit: int | None
         for pi, para in enumerate(art.get("paragraphs", [])):
             doc_id = f"sq{ai:03d}_{pi:02d}"
             text = para["context"]
-            import hashlib
-
             docs.append(Document(doc_id=doc_id, path=f"{path}#{doc_id}", text=text, title="", language=detect_language(text),
                                  content_hash=hashlib.sha256(text.encode()).hexdigest(), format="squad",
                                  segments=[Span(start=0, end=len(text))]))

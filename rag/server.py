@@ -190,18 +190,14 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
     def auth(request: Request) -> None:
         if token is None:
             return
-        given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() \
-            or request.headers.get("x-api-key", "") or request.query_params.get("token", "") \
-            or request.cookies.get("rag_token", "")
-        if not secrets.compare_digest(given.encode(), token.encode()):
+        if not _token_ok(request, token):
             raise HTTPException(401, "missing or wrong API token (send 'Authorization: Bearer <RAG_API_TOKEN>')")
 
     if token:
         @app.middleware("http")
         async def _remember_token(request: Request, call_next: Any) -> Any:
             response = await call_next(request)
-            given = request.query_params.get("token")
-            if given and secrets.compare_digest(given.encode(), token.encode()):
+            if request.query_params.get("token") and _token_ok(request, token):
                 response.set_cookie("rag_token", token, httponly=True, samesite="strict")
             return response
 
@@ -307,10 +303,16 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
     return app
 
 
+def _token_ok(request: Request, token: str) -> bool:
+    """The token from ``Authorization: Bearer``, ``X-API-Key``, ``?token=`` or the UI's cookie matches."""
+    given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() \
+        or request.headers.get("x-api-key", "") or request.query_params.get("token", "") \
+        or request.cookies.get("rag_token", "")
+    return bool(given) and secrets.compare_digest(given.encode(), token.encode())
+
+
 def _ui_user(request: Request, token: str | None) -> str | None:
-    given = request.query_params.get("token") or request.cookies.get("rag_token") or \
-        request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return "user" if token and given and secrets.compare_digest(given.encode(), token.encode()) else None
+    return "user" if token and _token_ok(request, token) else None
 
 
 def _partial(a: Any) -> dict[str, Any]:
