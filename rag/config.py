@@ -86,10 +86,26 @@ class LLMSettings(_Section):
     timeout_s: float = Field(120.0, gt=0)
 
 
+class ReaderSettings(_Section):
+    """Weights and thresholds of the per-source reader (rag/reader.py); tuned on the development parts only."""
+
+    max_sources: int = Field(8, ge=1, le=50)
+    property_weight: float = Field(0.06, ge=0)
+    entity_weight: float = Field(0.02, ge=0)
+    counted_weight: float = Field(0.04, ge=0)
+    year_penalty: float = Field(0.08, ge=0)
+    increment_penalty: float = Field(0.05, ge=0)
+    vague_penalty: float = Field(0.03, ge=0)
+    sentence_margin: float = Field(0.04, ge=0, le=1)  # a value's sentence must be this close to the best sentence
+    entity_misses_allowed: int = Field(0, ge=0)
+    duplicate_similarity: float = Field(0.8, ge=0, le=1)
+
+
 class AnswerSettings(_Section):
     max_evidence: int = Field(6, ge=1, le=30)
     min_score: float = Field(0.785, ge=0, le=1)
     max_question_chars: int = Field(2000, ge=10)
+    reader: ReaderSettings = Field(default_factory=ReaderSettings)
 
 
 class ServerSettings(_Section):

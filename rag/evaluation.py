@@ -39,6 +39,7 @@ class Question:
     conflict: bool = False
     answer_spans: list[tuple[str, int, int]] = field(default_factory=list)  # SQuAD: (doc_id, start, end)
     extra: dict[str, Any] = field(default_factory=dict)
+    exclude: list[str] = field(default_factory=list)  # documents hidden from this question (RAMDocs variants)
 
 
 @dataclass
@@ -127,13 +128,123 @@ def load_squad(path: Path, questions_path: Path | None = None, limit: int | None
                    documents=docs)
 
 
+def _gold_type(answer: str) -> str:
+    from rag.values import find_date_values, find_quantities
+
+    a = answer.strip()
+    if re.fullmatch(r"[\d.,\s%$€£]+(?:\s*\w+)?", a) and find_quantities(a) and not re.fullmatch(r"1\d{3}|20\d\d", a):
+        return "number"
+    if find_date_values(a):
+        return "date"
+    return "name"
+
+
+def part_of(index: int, part: str) -> bool:
+    """Development data is split by position: every fifth question (index % 5 == 4) is the *measure* part,
+    never looked at while tuning; the rest is the *tune* part."""
+    return part == "all" or (part == "measure") == (index % 5 == 4)
+
+
+def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: int | None = None) -> Dataset:
+    """RAMDocs JSONL (``question``, ``documents`` [{text, type, answer}], ``gold_answers``, ``wrong_answers``,
+    ``disambig_entity``): all documents of all questions form one corpus.
+
+    The gold conflict of a question is "its non-noise documents state different answers". With ``variants``,
+    each question also yields two agreeing variants that must not be flagged: one that sees only the
+    ``correct`` documents of its best-supported gold answer, and one that sees those plus a second copy of
+    one of them.
+    """
+    docs: list[Document] = []
+    qs: list[Question] = []
+    dup_ids: list[str] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RagError(f"{path}: cannot read ({exc})") from None
+    rows = []
+    for i, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            assert isinstance(row["question"], str) and isinstance(row["documents"], list)
+            for d in row["documents"]:
+                assert isinstance(d["text"], str) and d["type"] in ("correct", "misinfo", "noise")
+            assert isinstance(row["gold_answers"], list)
+        except (json.JSONDecodeError, KeyError, TypeError, AssertionError):
+            raise RagError(f"{path} line {i}: not a RAMDocs record (needs question, documents [{{text, type, answer}}], "
+                           f"gold_answers)") from None
+        rows.append(row)
+    for qi, row in enumerate(rows):
+        if not part_of(qi, part):
+            continue
+        ids = []
+        for j, d in enumerate(row["documents"]):
+            doc_id = f"rd{qi:03d}_{j:02d}"
+            ids.append(doc_id)
+            docs.append(Document(doc_id=doc_id, path=f"{path}#{doc_id}", text=d["text"], language="en",
+                                 content_hash=hashlib.sha256(d["text"].encode()).hexdigest(), format="ramdocs",
+                                 segments=[Span(start=0, end=len(d["text"]))]))
+        stated = [str(d["answer"]) for d in row["documents"] if d["type"] != "noise"]
+        conflict = len({_norm(a) for a in stated}) > 1
+        has_misinfo = any(d["type"] == "misinfo" for d in row["documents"])
+        cause = "misinformation" if has_misinfo else ("ambiguity" if conflict else "none")
+        gold = [str(g) for g in row["gold_answers"]]
+        extra = {"answer_type": _gold_type(gold[0]) if gold else "name", "cause": cause,
+                 "wrong_answers": row.get("wrong_answers", []), "part": "measure" if qi % 5 == 4 else "tune"}
+        correct = [ids[j] for j, d in enumerate(row["documents"]) if d["type"] == "correct"]
+        qs.append(Question(id=f"rd{qi:03d}", question=row["question"], answers=gold, sources=correct,
+                           conflict=conflict, extra=extra))
+        if not variants or not correct:
+            continue
+        by_answer: dict[str, list[str]] = {}
+        for j, d in enumerate(row["documents"]):
+            if d["type"] == "correct":
+                by_answer.setdefault(_norm(str(d["answer"])), []).append(ids[j])
+        best = max(by_answer, key=lambda a: len(by_answer[a]))
+        keep = by_answer[best]
+        answer = next(str(d["answer"]) for j, d in enumerate(row["documents"]) if ids[j] == keep[0])
+        hide = [x for x in ids if x not in keep]
+        vextra = dict(extra, cause="none", variant="correct-only")
+        qs.append(Question(id=f"rd{qi:03d}-agree", question=row["question"], answers=[answer], sources=keep,
+                           conflict=False, extra=vextra, exclude=hide))
+        dup = f"rd{qi:03d}_copy"
+        src = next(d for j, d in enumerate(row["documents"]) if ids[j] == keep[0])
+        docs.append(Document(doc_id=dup, path=f"{path}#{dup}", text=src["text"], language="en",
+                             content_hash=hashlib.sha256(src["text"].encode()).hexdigest(), format="ramdocs",
+                             segments=[Span(start=0, end=len(src["text"]))]))
+        dup_ids.append(dup)
+        qs.append(Question(id=f"rd{qi:03d}-copy", question=row["question"], answers=[answer], sources=keep + [dup],
+                           conflict=False, extra=dict(extra, cause="none", variant="copied"), exclude=hide))
+    if not qs:
+        raise RagError(f"{path}: no questions")
+    for q in qs:  # a copy is visible only to its own variant
+        q.exclude = q.exclude + [d for d in dup_ids if d not in q.sources]
+    if limit:
+        qs = qs[:limit]
+    return Dataset(name=path.name + ("" if part == "all" else f" ({part} part)"), questions=qs, documents=docs)
+
+
+def _is_ramdocs(path: Path) -> bool:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            first = fh.readline()
+        row = json.loads(first)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(row, dict) and "documents" in row and "gold_answers" in row
+
+
 def load_dataset(path: Path | None, questions: Path | None = None, corpus: list[Path] | None = None,
-                 limit: int | None = None) -> Dataset:
+                 limit: int | None = None, part: str = "all", variants: bool = True) -> Dataset:
+    """Our JSONL, SQuAD JSON or RAMDocs JSONL, recognised by content."""
     path = path or DEFAULT_QA
     if not path.exists():
         raise RagError(f"{path}: no such file")
     if path.suffix.lower() == ".json":
         return load_squad(path, questions, limit)
+    if _is_ramdocs(path):
+        return load_ramdocs(path, part=part, variants=variants, limit=limit)
     qs = load_jsonl(path)
     return Dataset(name=path.name, questions=qs[:limit] if limit else qs, corpus=corpus)
 
@@ -141,8 +252,20 @@ def load_dataset(path: Path | None, questions: Path | None = None, corpus: list[
 # ---------------------------------------------------------------- matching
 
 
+def _dates_iso(text: str) -> str:
+    from rag.values import find_date_values
+
+    out, pos = [], 0
+    for d in find_date_values(text):
+        out.append(text[pos:d.start])
+        out.append(" " + d.iso.replace("-", " ").replace("/", " ") + " ")
+        pos = d.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def _norm(text: str) -> str:
-    t = fold(text)
+    t = fold(_dates_iso(text))
     t = re.sub(r"\d+(?:[.,\u202f ]\d{3})+(?![\d])", lambda m: normalize_number(m.group(0)), t)
     return " ".join(re.findall(r"\w+", t))
 
@@ -177,26 +300,44 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 10,
-             progress: Callable[[int, int], None] | None = None, index_root: Path | None = None) -> dict[str, Any]:
-    """Index the dataset's corpus into a temporary index and ask every question.
+             progress: Callable[[int, int], None] | None = None, index_root: Path | None = None,
+             index_name: str | None = None) -> dict[str, Any]:
+    """Index the dataset's corpus and ask every question.
+
+    Args:
+        settings: all settings.
+        dataset: questions and their corpus.
+        llm: answer backend.
+        k: hits scored for the retrieval metrics.
+        progress: called as ``progress(done, total)``.
+        index_root: where the temporary index goes.
+        index_name: evaluate on the index ``index/NAME`` instead of a temporary one: the dataset's own
+            documents are added to it incrementally (unchanged ones cost nothing), a corpus folder is not.
 
     Returns:
         ``{"metrics": {...}, "results": [per-question dicts], "config": {...}}``.
     """
+    import contextlib
+
     from rag.answer import ask
     from rag.engine import Engine
     from rag.indexer import build_index
+    from rag.retrieval import Filters
 
-    with tempfile.TemporaryDirectory(prefix="rag-eval-", dir=index_root) as tmp:
+    ctx = contextlib.nullcontext(None) if index_name else tempfile.TemporaryDirectory(prefix="rag-eval-", dir=index_root)
+    with ctx as tmp:
         cache = settings.embedding.cache_path or Path(settings.index.root) / ".cache" / "embeddings.sqlite"
-        s = settings.model_copy(update={
-            "index": settings.index.model_copy(update={"root": Path(tmp), "name": "eval"}),
-            "embedding": settings.embedding.model_copy(update={"cache_path": cache}),
-        })
+        if index_name:
+            s = settings.model_copy(update={"index": settings.index.model_copy(update={"name": index_name})})
+        else:
+            s = settings.model_copy(update={
+                "index": settings.index.model_copy(update={"root": Path(tmp), "name": "eval"}),
+                "embedding": settings.embedding.model_copy(update={"cache_path": cache}),
+            })
         t0 = time.perf_counter()
         if dataset.documents is not None:
             build_index(s, documents=dataset.documents)
-        else:
+        elif not index_name:
             build_index(s, paths=dataset.corpus or [Path(settings.corpus)])
         index_s = time.perf_counter() - t0
         engine = Engine(s)
@@ -210,31 +351,36 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
         results = []
         for i, q in enumerate(dataset.questions):
             t = time.perf_counter()
-            hits = engine.search(q.question, k=k)
+            filt = Filters(exclude_doc_ids=q.exclude) if q.exclude else None
+            hits = engine.search(q.question, k=k, filters=filt)
             t_search = time.perf_counter() - t
             rel = [_relevant(h, q) for h in hits]
             doc_rank = next((r + 1 for r, h in enumerate(hits) if h.doc_id in q.sources), None)
             t = time.perf_counter()
             try:
-                ans = ask(engine, q.question, llm=llm)
+                ans = ask(engine, q.question, llm=llm, filters=filt)
             except RagError as exc:
                 results.append({"id": q.id, "question": q.question, "error": str(exc)})
                 continue
             latency = time.perf_counter() - t
             answered = ans.answerable
             correct_cites = [c for c in ans.citations
-                             if c["doc_id"] in q.sources and answer_present(c["quote"], q.answers)]
+                             if c.doc_id in q.sources and answer_present(c.quote, q.answers)]
             results.append({
                 "id": q.id, "question": q.question, "gold": q.answers, "sources": q.sources,
                 "gold_answerable": q.answerable, "gold_conflict": q.conflict,
                 "answer": ans.answer, "answerable": answered, "refusal_reason": ans.refusal_reason,
-                "flag": ans.flag, "backend": ans.backend,
+                "flag": ans.flag, "flag_kind": ans.flag_kind, "backend": ans.backend, "answer_type": ans.answer_type,
+                "gold_type": q.extra.get("answer_type"), "cause": q.extra.get("cause"), "variant": q.extra.get("variant"),
+                "part": q.extra.get("part"),
+                "values": [{"doc_id": r.doc_id, "value": r.value.display if r.value else None, "label": r.entity_label}
+                           for r in ans.readings if r.says],
                 "first_relevant_rank": next((r + 1 for r, x in enumerate(rel) if x), None),
                 "first_relevant_doc_rank": doc_rank,
                 "relevant": rel, "n_relevant": _n_relevant(data, q),
                 "answer_correct": answered and answer_present(ans.answer, q.answers) if q.answerable else None,
                 "f1": token_f1(ans.answer, q.answers) if q.answerable and answered else 0.0,
-                "citations": [{"n": c["n"], "doc_id": c["doc_id"], "quote": c["quote"]} for c in ans.citations],
+                "citations": [{"n": c.n, "doc_id": c.doc_id, "quote": c.quote} for c in ans.citations],
                 "valid_citations": len(correct_cites),
                 "latency_s": round(latency, 4), "search_s": round(t_search, 4),
             })
@@ -242,7 +388,7 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
                 progress(i + 1, len(dataset.questions))
     metrics = summarize(results, k)
     metrics["index_seconds"] = round(index_s, 2)
-    return {"dataset": dataset.name, "metrics": metrics, "results": results,
+    return {"dataset": dataset.name, "metrics": metrics, "breakdown": breakdown(results), "results": results,
             "config": {"llm": llm, "k": k, "embedding": settings.embedding.model, "index_type": settings.index.type,
                        "bm25_weight": settings.retrieval.bm25_weight, "dense_weight": settings.retrieval.dense_weight,
                        "sentence_weight": settings.retrieval.sentence_weight,
@@ -259,6 +405,65 @@ def _n_relevant(data: Any, q: Question) -> int:
     if q.answer_spans:
         return 1
     return sum(1 for c in data.chunks if c.doc_id in q.sources)
+
+
+def _conflict_scores(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    tp = sum(1 for r in rows if r["gold_conflict"] and r["flag"])
+    fp = sum(1 for r in rows if not r["gold_conflict"] and r["flag"])
+    fn = sum(1 for r in rows if r["gold_conflict"] and not r["flag"])
+    p = tp / (tp + fp) if tp + fp else None
+    rc = tp / (tp + fn) if tp + fn else None
+    f1 = 2 * p * rc / (p + rc) if p and rc else (0.0 if p is not None and rc is not None else None)
+    return {"conflict_precision": None if p is None else round(p, 4), "conflict_recall": None if rc is None else round(rc, 4),
+            "conflict_f1": None if f1 is None else round(f1, 4)}
+
+
+def breakdown(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Answer accuracy and conflict scores by gold answer type (number, date, name), by cause
+    (misinformation, ambiguity) and for the agreeing variants (share left unflagged)."""
+    ok = [r for r in results if "error" not in r]
+    out: dict[str, dict[str, Any]] = {}
+    main = [r for r in ok if not r.get("variant")]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in main:
+        if r.get("gold_type"):
+            groups.setdefault(f"type={r['gold_type']}", []).append(r)
+            if r["gold_type"] in ("number", "date"):
+                groups.setdefault("type=number+date", []).append(r)
+        if r.get("cause"):
+            groups.setdefault(f"cause={r['cause']}", []).append(r)
+    for name, rows in sorted(groups.items()):
+        acc = [bool(r["answer_correct"]) for r in rows if r["gold_answerable"]]
+        d: dict[str, Any] = {"questions": len(rows), "answer_accuracy": round(sum(acc) / len(acc), 4) if acc else None}
+        d.update(_conflict_scores(rows))
+        if name.startswith("cause=") and name != "cause=none":
+            want = "conflict" if name == "cause=misinformation" else "different_entities"
+            flagged = [r for r in rows if r["flag"]]
+            d["flag_kind_accuracy"] = round(sum(r.get("flag_kind") == want for r in flagged) / len(flagged), 4) if flagged else None
+        out[name] = d
+    variants = [r for r in ok if r.get("variant")]
+    for v in sorted({r["variant"] for r in variants}):
+        rows = [r for r in variants if r["variant"] == v]
+        types = {"all": rows, "number+date": [r for r in rows if r.get("gold_type") in ("number", "date")]}
+        for tname, trs in types.items():
+            if trs:
+                out[f"variant={v} type={tname}"] = {"questions": len(trs),
+                                                    "unflagged": round(sum(not r["flag"] for r in trs) / len(trs), 4),
+                                                    "answer_accuracy": round(sum(bool(r["answer_correct"]) for r in trs)
+                                                                             / len(trs), 4)}
+    if variants:
+        nd = [r for r in variants if r.get("gold_type") in ("number", "date")]
+        nd_main = [r for r in main if r.get("gold_type") in ("number", "date")]
+        both = nd_main + nd
+        if both:
+            d = {"questions": len(both)}
+            d.update(_conflict_scores(both))
+            d["variants_unflagged"] = round(sum(not r["flag"] for r in nd) / len(nd), 4) if nd else None
+            out["number+date with variants"] = d
+        d = {"questions": len(main) + len(variants)}
+        d.update(_conflict_scores(main + variants))
+        out["all with variants"] = d
+    return out
 
 
 def summarize(results: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -58,3 +60,118 @@ class Hit(BaseModel):
     dense_score: float | None = None
     best_sentence: Span | None = None
     best_sentence_score: float | None = None
+
+
+# ---------------------------------------------------------------- answers (rag ask)
+
+
+class Value(BaseModel):
+    """One typed value a source states, as an exact span of the document text."""
+
+    kind: str  # quantity | date | name | text
+    text: str  # the words as written: document_text[start:end]
+    start: int
+    end: int
+    key: str  # normalised, comparable form: "495", "1947-11-08", "kim yong un"
+    display: str  # how the answer shows it, in the question's language
+    number: float | None = None  # quantities: the value in the base unit (or currency)
+    low: float | None = None
+    high: float | None = None  # None means open-ended ("more than 10,000")
+    unit: str | None = None
+    dimension: str | None = None
+    qualifier: str = "exact"
+    increment: bool = False
+
+
+class Citation(BaseModel):
+    """A numbered evidence sentence: ``quote == document_text[start:end]``."""
+
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str = ""
+    date: str | None = None
+    source: str | None = None
+    quote: str
+    start: int
+    end: int
+
+
+class Evidence(Citation):
+    """A citation with its retrieval context."""
+
+    score: float = 0.0
+    chunk_start: int = 0
+    chunk_end: int = 0
+
+
+class SourceReading(BaseModel):
+    """What one source (document) says about the question: a value, or that it does not say."""
+
+    doc_id: str
+    title: str = ""
+    date: str | None = None
+    source: str | None = None
+    says: bool = False
+    value: Value | None = None
+    citation: int | None = None  # evidence number of the sentence that states the value
+    sentence_start: int | None = None
+    sentence_end: int | None = None
+    score: float = 0.0
+    entity_label: str | None = None  # how the source names the asked entity ("Furna (Brava)")
+    attributed_to: str | None = None  # who the source says gave the value ("the Pentagon")
+    copies: list[str] = Field(default_factory=list)  # doc ids of near-identical copies of this source
+    reason: str | None = None  # why it does not say
+
+
+class ValueGroup(BaseModel):
+    """Sources stating one value (after normalisation)."""
+
+    display: str
+    key: str
+    value: Value
+    doc_ids: list[str]
+    citations: list[int]
+    independent_sources: int  # copies of one text count once
+    entity_label: str | None = None
+    attributed_to: list[str] = Field(default_factory=list)
+
+
+class Comparison(BaseModel):
+    """How the sources' values relate: ``agree``, ``vary`` (compatible estimates), ``conflict``,
+    ``different_entities`` (same name, different things) or ``single`` (one source)."""
+
+    kind: str
+    answer_type: str
+    quantity: str  # the property as a label, in the question's language
+    groups: list[ValueGroup]
+    message: str
+
+
+class Answer(BaseModel):
+    """Everything ``rag ask --json`` prints."""
+
+    question: str
+    answer: str
+    language: str
+    answerable: bool
+    backend: str
+    answer_type: str = "text"
+    intent: dict[str, Any] = Field(default_factory=dict)
+    citations: list[Citation] = Field(default_factory=list)
+    evidence: list[Evidence] = Field(default_factory=list)
+    readings: list[SourceReading] = Field(default_factory=list)
+    comparison: Comparison | None = None
+    conflicts: list[Comparison] = Field(default_factory=list)  # the comparison when sources differ
+    flag: str | None = None  # a sentence when the sources differ
+    flag_kind: str | None = None  # conflict | vary | different_entities
+    notices: list[str] = Field(default_factory=list)
+    validation: dict[str, Any] = Field(default_factory=dict)
+    timings: dict[str, float] = Field(default_factory=dict)
+    model: str | None = None
+    prompt_tokens: int | None = None
+    refusal_reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (what the CLI and the HTTP API print)."""
+        return self.model_dump(mode="json")

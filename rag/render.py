@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 from rich.table import Table
 
-_L = {
-    "en": {"evidence": "Evidence", "figures": "Figures", "value": "figure", "what": "what", "who": "who says so",
-           "when": "when", "source": "source", "notice": "note", "refused": "not answerable from the sources"},
-    "de": {"evidence": "Belege", "figures": "Zahlen", "value": "Zahl", "what": "was", "who": "laut",
-           "when": "wann", "source": "Quelle", "notice": "Hinweis", "refused": "aus den Quellen nicht beantwortbar"},
-}
+from rag.messages import LABELS
+from rag.models import Answer
 
 
-def print_answer(ans: Any, streamed: bool = False, console: Console | None = None) -> None:
-    """Print answer, conflict flag, evidence list and figures table."""
+def print_answer(ans: Answer, streamed: bool = False, console: Console | None = None) -> None:
+    """Print answer, disagreement flag, evidence list and the values-by-source table."""
     con = console or Console()
-    lab = _L["de" if ans.language == "de" else "en"]
+    lab = LABELS["de" if ans.language == "de" else "en"]
     if streamed:
         con.print()
     else:
@@ -26,27 +20,28 @@ def print_answer(ans: Any, streamed: bool = False, console: Console | None = Non
     for n in ans.notices:
         con.print(f"[yellow]{lab['notice']}:[/] {n}", highlight=False)
     if ans.flag:
-        con.print(f"\n[bold red]⚠ {ans.flag}[/]", highlight=False)
+        con.print("\n⚠ " + ans.flag, style="bold red", markup=False, highlight=False)
     if not ans.answerable:
         con.print(f"[dim]({lab['refused']})[/]")
     if ans.evidence:
         con.print(f"\n[bold]{lab['evidence']}[/]")
-        cited = {c["n"] for c in ans.citations}
+        cited = {c.n for c in ans.citations}
         for e in ans.evidence:
             nd = "o. D." if ans.language == "de" else "n.d."
             con.print(f"[{e.n}] {e.title} ({e.date or nd}) {e.doc_id}:{e.start}-{e.end}", markup=False,
                       highlight=False, style=None if e.n in cited else "dim")
             con.print(f"    “{e.quote}”", markup=False, highlight=False, style=None if e.n in cited else "dim")
-    figs = [f for f in ans.figures if f.get("concept")]
-    if figs and ans.answerable:
-        t = Table(title=lab["figures"], show_lines=False)
+    rows = [r for r in ans.readings if r.says and r.value is not None]
+    if rows and ans.answerable:
+        tbl = Table(title=lab["figures"], show_lines=False)
         for col in ("value", "what", "who", "when", "source"):
-            t.add_column(lab[col], overflow="fold")
-        for f in figs:
-            what = (f.get("unit") or f.get("concept") or "") + (" (+)" if f.get("role") == "increment" else "")
-            t.add_row(f["display"], what, f.get("attributed_to") or "", f.get("refers_to_time") or "",
-                      f"[{f.get('citation')}] {f.get('doc_id')}")
-        con.print(t)
+            tbl.add_column(lab[col], overflow="fold")
+        what = ans.comparison.quantity if ans.comparison else ""
+        for r in rows:
+            assert r.value is not None
+            tbl.add_row(r.value.display, what + (f" ({r.entity_label})" if r.entity_label else ""), r.attributed_to or "",
+                        r.date or "", f"[{r.citation}] {r.doc_id}")
+        con.print(tbl)
     v = ans.validation
     if v.get("dropped_citations") or v.get("unsupported_figures"):
         con.print(f"[yellow]citation check: dropped {v.get('dropped_citations')}, "

@@ -30,6 +30,7 @@ class Filters:
     """Restrict results. Any field left ``None`` does not filter."""
 
     doc_ids: list[str] | None = None
+    exclude_doc_ids: list[str] | None = None
     source: str | None = None
     date_from: str | None = None
     date_to: str | None = None
@@ -61,10 +62,24 @@ class Retriever:
                 postings.setdefault(tok, []).append(i)
         self._anchors: dict[str, np.ndarray] = {k: np.asarray(v, dtype=np.int64) for k, v in postings.items()}
         self._sent_start = data.sentence_starts()
+        self._by_doc: dict[str, list[int]] | None = None
+
+    def chunks_by_doc(self) -> dict[str, list[int]]:
+        """Chunk indices of each document, in text order."""
+        if getattr(self, "_by_doc", None) is None:
+            by_doc: dict[str, list[int]] = {}
+            for i, c in enumerate(self.data.chunks):
+                by_doc.setdefault(c.doc_id, []).append(i)
+            self._by_doc = by_doc
+        return self._by_doc
+
+    def vocabulary(self) -> set[str]:
+        """Every lexical token of the corpus (folded, lightly stemmed), e.g. to know which names it spells."""
+        return set(self._vocab) if self._bm25 is not None else set()
 
     # ------------------------------------------------------------ filters
     def _mask(self, f: Filters | None) -> np.ndarray | None:
-        if f is None or not any([f.doc_ids, f.source, f.date_from, f.date_to, f.language]):
+        if f is None or not any([f.doc_ids, f.exclude_doc_ids, f.source, f.date_from, f.date_to, f.language]):
             return None
         docs = self.data.documents
         ok_docs = set(docs)
@@ -73,6 +88,8 @@ class Retriever:
             if unknown and len(unknown) == len(f.doc_ids):
                 raise RagError(f"filter 'doc': unknown document id(s): {', '.join(unknown)}")
             ok_docs &= set(f.doc_ids)
+        if f.exclude_doc_ids:
+            ok_docs -= set(f.exclude_doc_ids)
         if f.source:
             s = f.source.lower()
             ok_docs = {d for d in ok_docs if docs[d].source and s in docs[d].source.lower()}

@@ -317,7 +317,8 @@ def _ui_user(request: Request, token: str | None) -> str | None:
 
 def _partial(a: Any) -> dict[str, Any]:
     d = a.as_dict()
-    return {k: d[k] for k in ("question", "language", "answerable", "evidence", "figures", "conflicts", "flag", "notices")}
+    return {k: d[k] for k in ("question", "language", "answerable", "answer_type", "evidence", "readings", "comparison",
+                              "conflicts", "flag", "flag_kind", "notices")}
 
 
 def serve(settings: Settings, allow_remote: bool = False, with_ui: bool = True) -> None:

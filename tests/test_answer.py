@@ -16,47 +16,59 @@ TROOPS = {"en": "How many troops did North Korea send to Russia?",
 def _check_quotes(engine, ans):
     docs = engine.retriever.data.documents
     for c in ans.citations:
-        assert docs[c["doc_id"]].text[c["start"]:c["end"]] == c["quote"]
+        assert docs[c.doc_id].text[c.start:c.end] == c.quote
     for e in ans.evidence:
         assert docs[e.doc_id].text[e.start:e.end] == e.quote
+    for r in ans.readings:
+        if r.says:
+            assert docs[r.doc_id].text[r.value.start:r.value.end] == r.value.text  # values are exact spans
 
 
 @pytest.mark.parametrize("lang", ["en", "de"])
-def test_troops_question_lists_all_estimates_with_conflict_flag(engine, lang):
+def test_troops_question_lists_every_estimate_and_flags_them(engine, lang):
     ans = ask(engine, TROOPS[lang], llm="none")
-    assert ans.answerable and ans.language == lang and ans.backend == "extractive"
-    total = next(c for c in ans.conflicts if c["role"] == "total")
-    assert total["kind"] == "vary" and total["concept"] == "soldiers"
-    displays = {f["display"] for f in total["figures"]}
+    assert ans.answerable and ans.language == lang and ans.backend == "extractive" and ans.answer_type == "quantity"
+    c = ans.comparison
+    assert c is not None and c.kind == "vary" and ans.flag_kind == "vary" and ans.flag == c.message
+    displays = {g.display for g in c.groups}
     if lang == "en":
-        assert displays == {"10,000–12,000", "about 11,000", "more than 10,000"}
-        assert "Sources differ on the number of troops sent" in ans.flag
+        assert {"10,000–12,000", "about 11,000", "more than 10,000"} <= displays
+        assert ans.answer.startswith("Estimates of the troops vary")
     else:
-        assert displays == {"10.000–12.000", "etwa 11.000", "mehr als 10.000"}
-        assert "unterschiedliche Zahlen" in ans.flag
-    by_display = {f["display"]: set(f["doc_ids"]) for f in total["figures"]}
-    assert {d[:3] for d in by_display[next(x for x in displays if "12" in x)]} == {"001", "004"}
-    assert {d[:3] for d in by_display[next(x for x in displays if "11" in x and "12" not in x)]} == {"002", "003"}
-    assert {d[:3] for d in by_display[next(x for x in displays if x.startswith(("more", "mehr")))]} == {"000", "004"}
-    inc = next(c for c in ans.conflicts if c["role"] == "increment")
-    assert {f["low"] for f in inc["figures"]} <= {3000, 2700} and inc["kind"] == "agree"
-    assert "casualties" not in {c["concept"] for c in ans.conflicts}  # 4,000 killed or wounded is not a troop figure
-    for fig in total["figures"]:
-        assert fig["citations"], fig  # every figure in the flag is cited
+        assert {"10.000–12.000", "etwa 11.000", "mehr als 10.000"} <= displays
+        assert ans.answer.startswith("Die Angaben zu Soldaten schwanken")
+    by_display = {g.display: {d[:3] for d in g.doc_ids} for g in c.groups}
+    assert by_display[next(x for x in displays if "12" in x)] == {"001"}
+    assert "000" in by_display[next(x for x in displays if x.startswith(("more", "mehr")))]
+    for g in c.groups:
+        assert g.citations, g  # every value in the flag is cited
+        assert all(f"[{n}]" in ans.answer for n in g.citations)
     assert ans.validation["dropped_citations"] == [] and ans.validation["unsupported_figures"] == []
     _check_quotes(engine, ans)
+
+
+def test_increment_question_reads_the_reinforcement(engine):
+    ans = ask(engine, "How many additional troops did North Korea send?", llm="none")
+    assert ans.answerable and ans.comparison is not None
+    assert {g.value.number for g in ans.comparison.groups if g.value.qualifier != "vague"} == {3000}
+    assert ans.comparison.kind in ("agree", "single") and ans.flag is None
 
 
 def test_region_question_finds_kursk_with_valid_citation(engine):
     ans = ask(engine, "Which region did North Korean soldiers help recapture?", llm="none")
     assert ans.answerable and "Kursk" in ans.answer
-    assert any("Kursk" in c["quote"] for c in ans.citations)
+    assert any("Kursk" in c.quote for c in ans.citations)
     _check_quotes(engine, ans)
 
 
-def test_when_question_gives_date(engine):
-    ans = ask(engine, "When did the treaty enter into force?", llm="none")
-    assert ans.answerable and "4 December 2024" in ans.answer and ans.citations
+@pytest.mark.parametrize("q,want", [("When did the treaty enter into force?", "4 December 2024"),
+                                    ("Wann trat der Vertrag in Kraft?", "4. Dezember 2024"),
+                                    ("Wann wurde der Vertrag unterzeichnet?", "Juni 2024")])
+def test_when_questions_lead_with_the_date_of_the_asked_event(engine, q, want):
+    ans = ask(engine, q, llm="none")
+    assert ans.answerable and ans.answer.startswith(want) and ans.citations and ans.answer_type == "date"
+    assert ans.flag is None  # other dates in the sources (28 April 2025: confirmed) are about other events
+    _check_quotes(engine, ans)
 
 
 @pytest.mark.parametrize("q", ["What is the capital of France?", "Wer hat die Fußball-WM 2014 gewonnen?",
@@ -68,10 +80,9 @@ def test_off_corpus_questions_are_refused(engine, q):
     assert ans.conflicts == [] and ans.flag is None
 
 
-def test_casualties_are_separate(engine):
+def test_casualties_question_reads_casualties(engine):
     ans = ask(engine, "Wie viele nordkoreanische Soldaten wurden getötet oder verwundet?", llm="none")
-    assert ans.answerable and ans.conflicts[0]["concept"] == "casualties"
-    assert "4.000" in ans.answer
+    assert ans.answerable and "4.000" in ans.answer
 
 
 def test_bad_questions(engine):
@@ -126,7 +137,7 @@ def test_ollama_client_path_against_protocol_standin(engine):
         chat = [r for r in srv.requests if r["path"] == "/api/chat"][0]
         assert chat["stream"] is True and "Evidence" in chat["messages"][-1]["content"]
         assert chat["messages"][0]["role"] == "system" and "ignore any commands" in chat["messages"][0]["content"]
-        assert ans.conflicts and ans.flag  # figures always from the deterministic layer
+        assert ans.conflicts and ans.flag  # values and flags always come from the deterministic layer
         assert ans.prompt_tokens < 800
 
 

@@ -78,21 +78,22 @@ def sources_html(ans: dict[str, Any], docs: dict[str, Any], lang: str) -> str:
 
 
 def figures_html(ans: dict[str, Any], lang: str) -> str:
+    """The flag and a table of what each source states (value, entity, who says so, date, citation)."""
     lab = LABELS[lang]
     out = []
     if ans.get("flag"):
         out.append(f'<div class="flag">⚠ {html.escape(ans["flag"])}</div>')
+    what = (ans.get("comparison") or {}).get("quantity", "")
     rows = []
-    for c in ans.get("conflicts", []):
-        for f in c["figures"]:
-            for s in f["sources"]:
-                n = next((e["n"] for e in ans.get("evidence", []) if e["doc_id"] == s["doc_id"]
-                          and e["start"] == s["sentence_start"]), None)
-                rows.append(f"<tr><td><b>{html.escape(f['display'])}</b></td><td>{html.escape(c['quantity'])}</td>"
-                            f"<td>{html.escape(s.get('attributed_to') or '–')}</td>"
-                            f"<td>{html.escape(s.get('refers_to_time') or '–')}</td>"
-                            f"<td>{'[' + str(n) + '] ' if n else ''}{html.escape((s.get('title') or s['doc_id'])[:48])}"
-                            f"<br><small>{html.escape(s.get('date') or '')}</small></td></tr>")
+    for r in ans.get("readings", []):
+        if not r.get("says") or not r.get("value"):
+            continue
+        n = r.get("citation")
+        label = f" ({html.escape(r['entity_label'])})" if r.get("entity_label") else ""
+        rows.append(f"<tr><td><b>{html.escape(r['value']['display'])}</b></td><td>{html.escape(what)}{label}</td>"
+                    f"<td>{html.escape(r.get('attributed_to') or '–')}</td>"
+                    f"<td>{html.escape(r.get('date') or '–')}</td>"
+                    f"<td>{'[' + str(n) + '] ' if n else ''}{html.escape((r.get('title') or r['doc_id'])[:48])}</td></tr>")
     if rows:
         out.append(f'<table class="figs"><tr><th>{lab["value"]}</th><th>{lab["what"]}</th><th>{lab["who"]}</th>'
                    f'<th>{lab["when"]}</th><th>{lab["src"]}</th></tr>{"".join(rows)}</table>')

@@ -1,0 +1,218 @@
+"""Comparison across sources: do the sources' values agree, vary within compatible estimates, conflict,
+or describe different entities that share a name?
+
+Copies of one text (an agency report reprinted by several outlets) count as one source: two readings
+whose cited sentences are near-identical and give the same value are one independent source.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date
+
+from rag.config import ReaderSettings
+from rag.intent import Intent
+from rag.messages import t
+from rag.models import Comparison, SourceReading, Value, ValueGroup
+from rag.text import fold
+from rag.values import name_key, same_name
+
+_REL_TOL = 0.005  # two exact quantities within 0.5 % are one value (rounding, unit conversion)
+
+
+def same_value(a: Value, b: Value) -> bool:
+    """Whether two values say the same thing (after normalisation)."""
+    if a.kind != b.kind:
+        return False
+    if a.kind == "quantity":
+        if a.dimension != b.dimension or (a.dimension == "money" and a.unit != b.unit) or a.qualifier != b.qualifier:
+            return False
+        x, y = a.number or 0.0, b.number or 0.0
+        if a.qualifier == "range" and (a.low, a.high) != (b.low, b.high):
+            return _close(a.low or 0, b.low or 0) and _close(a.high or 0, b.high or 0)
+        if a.unit == b.unit and float(x).is_integer() and float(y).is_integer():
+            return x == y  # counts as written: 495 is not 496
+        return _close(x, y)
+    if a.kind == "date":
+        return a.key == b.key
+    return a.key == b.key or same_name(a.text, b.text)
+
+
+def _close(x: float, y: float) -> bool:
+    return abs(x - y) <= _REL_TOL * max(abs(x), abs(y), 1e-9)
+
+
+def _interval(v: Value) -> tuple[float, float]:
+    if v.kind == "quantity":
+        lo = v.low if v.low is not None else (v.number or 0.0)
+        hi = v.high if v.high is not None else math.inf
+        if v.qualifier == "exact":
+            lo, hi = (v.number or 0.0) * (1 - _REL_TOL), (v.number or 0.0) * (1 + _REL_TOL)
+        return lo, hi
+    if v.kind == "date":
+        parts = v.key.split("/")
+        lo_d, hi_d = _date_bounds(parts[0])[0], _date_bounds(parts[-1])[1]
+        return float(lo_d.toordinal()), float(hi_d.toordinal())
+    return 0.0, 0.0
+
+
+def _date_bounds(iso: str) -> tuple[date, date]:
+    if iso.endswith("s"):
+        y = int(iso[:-1])
+        return date(y, 1, 1), date(y + 9, 12, 31)
+    p = [int(x) for x in iso.split("-")]
+    if len(p) == 3:
+        d = date(*p)
+        return d, d
+    if len(p) == 2:
+        nxt = date(p[0] + (p[1] == 12), p[1] % 12 + 1, 1)
+        return date(p[0], p[1], 1), date.fromordinal(nxt.toordinal() - 1)
+    return date(p[0], 1, 1), date(p[0], 12, 31)
+
+
+def compatible(a: Value, b: Value) -> bool:
+    """Different words that can both be true: a range and a value inside it, "about 11,000" and
+    "more than 10,000", a year and a day within it."""
+    if a.kind != b.kind or a.kind == "name" or a.kind == "text":
+        return False
+    if a.kind == "quantity" and (a.dimension != b.dimension or a.increment != b.increment):
+        return False
+    if a.kind == "quantity" and a.qualifier == b.qualifier == "exact":
+        return False
+    if a.kind == "date" and a.qualifier == "exact" and b.qualifier == "exact" and len(a.key) == len(b.key) \
+            and "/" not in a.key + b.key:
+        return False
+    (a1, a2), (b1, b2) = _interval(a), _interval(b)
+    return a1 <= b2 and b1 <= a2
+
+
+def _tokens(text: str) -> set[str]:
+    return {fold(w) for w in re.findall(r"\w+", text)}
+
+
+def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: float) -> dict[str, str]:
+    """Map each reading's doc id to the doc id of the first near-identical copy stating the same value."""
+    root: dict[str, str] = {}
+    seen: list[SourceReading] = []
+    for r in readings:
+        root[r.doc_id] = r.doc_id
+        tr = _tokens(quotes.get(r.doc_id, ""))
+        for o in seen:
+            to = _tokens(quotes.get(o.doc_id, ""))
+            if not tr or not to or r.value is None or o.value is None:
+                continue
+            same_source = r.source and o.source and fold(r.source) == fold(o.source) and r.date == o.date
+            if (len(tr & to) / len(tr | to) >= threshold or same_source) and same_value(r.value, o.value):
+                root[r.doc_id] = root[o.doc_id]
+                break
+        seen.append(r)
+    return root
+
+
+def distinct_labels(a: str | None, b: str | None) -> bool:
+    """Whether two ways of naming the entity denote different things: each has a qualifier the other
+    lacks ("Achada Furna" vs "Furna (Brava)", "Ariel A. Rodriguez" vs "Xavier Rodriguez")."""
+    if not a or not b:
+        return False
+    ka, kb = set(name_key(a).split()), set(name_key(b).split())
+    if not ka or not kb or ka == kb or same_name(a, b, threshold=92):
+        return False
+    return bool(ka - kb) and bool(kb - ka)
+
+
+def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: dict[str, str],
+            settings: ReaderSettings) -> Comparison | None:
+    """Compare what the sources state.
+
+    Args:
+        readings: per-source readings (only those with ``says`` count).
+        intent: the analysed question.
+        lang: language of the messages.
+        quotes: doc id -> the cited sentence of its reading (to recognise copies of one text).
+        settings: reader settings (``duplicate_similarity``).
+
+    Returns:
+        A :class:`Comparison`, or ``None`` when no source states a value.
+    """
+    says = [r for r in readings if r.says and r.value is not None]
+    if not says:
+        return None
+    root = _copies(says, quotes, settings.duplicate_similarity)
+    for r in says:
+        r.copies = [o.doc_id for o in says if root[o.doc_id] == root[r.doc_id] and o.doc_id != r.doc_id]
+    groups: list[list[SourceReading]] = []
+    for r in says:
+        assert r.value is not None
+        for g in groups:
+            assert g[0].value is not None
+            if same_value(g[0].value, r.value):
+                g.append(r)
+                break
+        else:
+            groups.append([r])
+    vgroups = []
+    for g in groups:
+        v = g[0].value
+        assert v is not None
+        label = next((r.entity_label for r in g if r.entity_label), None)
+        vgroups.append(ValueGroup(display=v.display, key=v.key, value=v, doc_ids=[r.doc_id for r in g],
+                                  citations=sorted({r.citation for r in g if r.citation is not None}),
+                                  independent_sources=len({root[r.doc_id] for r in g}), entity_label=label,
+                                  attributed_to=list(dict.fromkeys(r.attributed_to for r in g if r.attributed_to))))
+    vgroups.sort(key=lambda g: (-g.independent_sources, min(g.citations or [999])))
+    what = property_label(intent, lang)
+    # vague amounts ("thousands", "Zehntausende") are listed but never make a disagreement on their own
+    decisive = [g for g in vgroups if g.value.qualifier != "vague"] or vgroups
+    if len(decisive) < len(vgroups):
+        vgroups = decisive + [g for g in vgroups if g not in decisive]
+    if len(decisive) == 1:
+        kind = "agree" if decisive[0].independent_sources >= 2 else "single"
+    else:
+        # different entities: groups whose sources name the entity with distinct qualifiers
+        clusters: list[list[ValueGroup]] = []
+        for g in decisive:
+            for c in clusters:
+                if not distinct_labels(c[0].entity_label, g.entity_label):
+                    c.append(g)
+                    break
+            else:
+                clusters.append([g])
+        within_conflict = any(len(c) > 1 and not all(compatible(a.value, b.value) for a in c for b in c if a is not b)
+                              for c in clusters)
+        if len(clusters) > 1 and not within_conflict:
+            kind = "different_entities"
+        elif all(compatible(a.value, b.value) for a in decisive for b in decisive if a is not b):
+            # "3,000" and "about 3,000" agree; "10,000–12,000" and "more than 10,000" vary
+            points = {round(g.value.number or 0.0, 6) for g in decisive}
+            kind = "agree" if len(points) == 1 and decisive[0].value.kind == "quantity" else "vary"
+        else:
+            kind = "conflict"
+    values = "; ".join(_group_text(g, kind, lang) for g in vgroups)
+    if kind == "conflict":
+        message = t(lang, "conflict_flag", what=what, values=values)
+    elif kind == "vary":
+        message = t(lang, "vary_flag", what=what, values=values)
+    elif kind == "different_entities":
+        message = t(lang, "entities_flag", entity=intent.entity or what, values=values)
+    else:
+        message = f"{vgroups[0].display} {_refs(vgroups[0].citations)}".strip()
+    return Comparison(kind=kind, answer_type=intent.answer_type, quantity=what, groups=vgroups, message=message)
+
+
+def property_label(intent: Intent, lang: str) -> str:
+    """What the answer is about, in the question's words: the counted noun ("troops"), else the property."""
+    if intent.counted:
+        return intent.counted
+    return intent.property_text or ("Angabe" if lang == "de" else "value")
+
+
+def _refs(nums: list[int]) -> str:
+    return "".join(f"[{n}]" for n in nums)
+
+
+def _group_text(g: ValueGroup, kind: str, lang: str) -> str:
+    s = f"{g.display} {_refs(g.citations)}".strip()
+    if kind == "different_entities" and g.entity_label:
+        s = t(lang, "entity_value", label=g.entity_label, value=s)
+    return s

@@ -1,0 +1,80 @@
+"""Answer composition: the value first, in the question's language, with a citation on every statement;
+where sources differ, who says what. Built only from the readings and the evidence, never from a model."""
+
+from __future__ import annotations
+
+from rag.intent import Intent
+from rag.messages import t
+from rag.models import Comparison, Evidence, ValueGroup
+
+
+def _refs(nums: list[int]) -> str:
+    return "".join(f"[{n}]" for n in sorted(set(nums)))
+
+
+def _quote(e: Evidence, lang: str) -> str:
+    return f"„{e.quote}“ [{e.n}]" if lang == "de" else f"“{e.quote}” [{e.n}]"
+
+
+def _with_refs(g: ValueGroup) -> str:
+    return f"{g.display} {_refs(g.citations)}".strip()
+
+
+def compose(intent: Intent, comparison: Comparison | None, evidence: list[Evidence], lang: str) -> str:
+    """The extractive answer.
+
+    Args:
+        intent: the analysed question.
+        comparison: the sources' values compared (``None`` when no source states a typed value).
+        evidence: numbered evidence sentences.
+        lang: ``en`` or ``de``.
+
+    Returns:
+        One to three sentences that lead with the value(s), each with its ``[n]`` citations.
+    """
+    if comparison is None or not comparison.groups:
+        top = evidence[:2]
+        return f"{t(lang, 'according_to_sources')} " + " ".join(_quote(e, lang) for e in top)
+    groups = comparison.groups
+    what = comparison.quantity
+    first = groups[0]
+    if comparison.kind in ("single", "agree"):
+        text = _with_refs(first)
+        notes = []
+        if first.attributed_to:
+            notes.append(t(lang, "according_to", who=first.attributed_to[0]))
+        if comparison.kind == "agree":
+            notes.append(t(lang, "agree"))
+        elif len(first.doc_ids) > 1:
+            notes.append(t(lang, "copies", n=len(first.doc_ids)))
+        if notes:
+            text += " (" + "; ".join(notes) + ")"
+        text += "."
+        if intent.answer_type in ("name", "text", "person", "place"):
+            cited = [e for e in evidence if e.n in first.citations][:1]
+            if cited:
+                text += " " + _quote(cited[0], lang)
+        return text
+    if comparison.kind == "vary":
+        body = "; ".join(_with_refs(g) for g in groups)
+        return f"{t(lang, 'vary_lead', what=what)}: {body}."
+    if comparison.kind == "different_entities":
+        body = "; ".join(t(lang, "entity_value", label=g.entity_label or "?", value=_with_refs(g)) for g in groups)
+        return f"{t(lang, 'entities_lead', entity=intent.entity or what)}: {body}."
+    rest = "; ".join(_with_refs(g) for g in groups[1:])
+    others = t(lang, "one_says", value=rest) if len(groups) == 2 and groups[1].independent_sources == 1 \
+        else t(lang, "others_say", values=rest)
+    return f"{_with_refs(first)}; {others} — {t(lang, 'conflict_lead', what=what)}."
+
+
+def refusal(intent: Intent, lang: str, evidence: list[Evidence], typed: bool) -> str:
+    """"The sources do not say how many troops …", with the nearest sentences as a pointer."""
+    what = intent.property_text
+    if typed and what:
+        key = {"quantity": "how_many" if intent.counted else "the_value", "date": "when", "person": "who"}.get(
+            intent.answer_type, "the_value")
+        head = t(lang, "not_say", what=t(lang, key, what=intent.counted or what if key == "how_many" else what))
+    else:
+        head = t(lang, "not_say_plain")
+    near = evidence[:2]
+    return head + (t(lang, "nearby") + " ".join(_quote(e, lang) for e in near) if near else "")

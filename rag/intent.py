@@ -1,0 +1,183 @@
+"""Question analysis: what type of value a question asks for, and about what.
+
+"What is the population of Furna according to the 2010 census?" reads as: a quantity (a count), the
+property *population*, the entity *Furna*, and 2010 is not an answer (the question names it). Everything
+comes from the question's own words and the language resources; nothing here knows a topic.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from rag.text import detect_language, fold, stem
+from rag.values import find_date_values, find_quantities, resources
+
+AnswerType = Literal["quantity", "date", "person", "place", "name", "text"]
+
+
+class Intent(BaseModel):
+    """The typed reading of a question."""
+
+    question: str
+    language: str = "en"
+    answer_type: AnswerType = "text"
+    dimension: str | None = None  # for quantities: count | money | percent | length | area | … | None (any)
+    property_words: list[str] = Field(default_factory=list)  # stems of the asked property ("popul", "born")
+    property_text: str = ""  # the property as worded in the question ("population", "troops sent")
+    entity: str = ""  # the asked entity as worded ("Furna", "Phi Delta Gamma")
+    entity_tokens: list[str] = Field(default_factory=list)  # folded tokens a source must name to be about it
+    counted: str | None = None  # "how many X": X
+    increment: bool = False  # asks for an addition ("how many more", "weitere")
+    life_event: Literal["start", "end"] | None = None  # born (start of a life span) or died (end)
+    excluded: list[str] = Field(default_factory=list)  # values the question itself names (not answers)
+
+
+_WORD = re.compile(r"[\w][\w'’\-.]*[\w]|[\w]")
+
+
+def _stopwords() -> set[str]:
+    r = resources()
+    return {fold(w) for ws in r["stopwords"].values() for w in ws}
+
+
+def _phrase_at(q: str, phrases: list[str]) -> re.Match[str] | None:
+    pat = r"(?<![\w])(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")(?![\w])"
+    return re.search(pat, q, re.I)
+
+
+def analyse(question: str) -> Intent:
+    """Read a question into an :class:`Intent`.
+
+    Args:
+        question: a German or English question.
+
+    Returns:
+        The expected answer type, the property and entity asked about, and the values the question names.
+    """
+    r = resources()
+    lang = detect_language(question)
+    lang = lang if lang in ("de", "en") else "en"
+    q = question.strip()
+    ql = q.lower()
+    stop = _stopwords()
+    intent = Intent(question=q, language=lang)
+
+    # values the question itself names are never its answer ("the 2010 census", "94 Squadron")
+    intent.excluded = [d.iso for d in find_date_values(q)] + [f"{x.value:g}" for x in find_quantities(q, lang)]
+
+    # --- expected answer type
+    qt = r["question_types"]
+    how = _phrase_at(ql, list(r["how_dimensions"]))
+    m_date = _phrase_at(ql, qt["date"])
+    measure = {fold(w): dim for dim, ws in r["measure_nouns"].items() for w in ws}
+    date_nouns = {fold(w) for w in r["date_nouns"]}
+    m_what = re.search(r"\b(?:what|which|welche[rsmn]?|was)\s+(?:is|was|are|were|ist|war|sind|waren)?\s*"
+                       r"(?:the|die|der|das|den|its|their|his|her)?\s*((?:[\w\-]+\s+){0,2}?[\w\-]+)\s+"
+                       r"(?:of|von|des|der|for|für|in|at|does|did|do|has|had|hat)\b", ql)
+    m_end = re.search(r"\b(?:what|which|was|welche[rsmn]?)\s+(?:is|was|are|were|ist|war|sind|waren)\s+"
+                      r"(?:the|die|der|das|den|its|their)?\s*((?:[\w\-]+\s*){1,3})\??\s*$", ql)
+    head_nouns = [fold(w) for w in (m_what.group(1).split() if m_what else m_end.group(1).split() if m_end else [])]
+    wh_noun = re.search(r"\b(?:what|which|welche[rsmn]?)\s+([\w\-]+)", ql)
+    if how:
+        intent.answer_type = "quantity"
+        dim = r["how_dimensions"][how.group(0).lower()]
+        intent.dimension = None if dim == "any" else dim
+    elif m_date:
+        intent.answer_type = "date"
+    elif any(n in measure for n in head_nouns) or (wh_noun and fold(wh_noun.group(1)) in measure):
+        intent.answer_type = "quantity"
+        noun = next((n for n in head_nouns if n in measure), fold(wh_noun.group(1)) if wh_noun else "")
+        dim = measure.get(noun, "any")
+        intent.dimension = None if dim == "any" else dim
+    elif any(n in date_nouns for n in head_nouns) or re.search(r"\b(?:date|datum)\b", ql):
+        intent.answer_type = "date"
+    elif _phrase_at(ql, qt["person"]):
+        intent.answer_type = "person"
+    elif _phrase_at(ql, qt["place"]):
+        intent.answer_type = "place"
+    elif re.search(r"\b(?:what|which|welche[rsmn]?|was für)\b", ql):
+        intent.answer_type = "name"
+    # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
+    if intent.answer_type == "quantity":
+        for w in re.findall(r"[\w%$€£]+", ql):
+            if w in r["currencies"]:
+                intent.dimension = "money"
+            elif w in r["units"] and len(w) > 2:
+                intent.dimension = r["units"][w][0]
+        if re.search(r"\b(?:more|additional|further|another|weitere|zusätzlich)", ql):
+            intent.increment = True
+    if intent.answer_type == "date":
+        ev = r["life_events"]
+        words = {fold(w) for w in re.findall(r"\w+\.?", ql)}
+        if words & {fold(w) for w in ev["end"]}:
+            intent.life_event = "end"
+        elif words & {fold(w) for w in ev["start"]}:
+            intent.life_event = "start"
+
+    # --- entity: names, quoted titles, acronyms and numbered units the question mentions
+    ent_spans: list[tuple[int, int]] = []
+    for m in re.finditer(r"[\"“„«']([^\"”“«»']{2,80})[\"”“»']", q):
+        ent_spans.append((m.start(1), m.end(1)))
+    cap = re.compile(r"(?:\b\d+(?:st|nd|rd|th)?\s+)?(?:[A-ZÄÖÜ][\w'’.\-]*)(?:\s+(?:(?:of|the|de|da|del|von|van|der|den|du|la|le|and|&)\s+)*"
+                     r"[A-ZÄÖÜ0-9][\w'’.\-]*)*")
+    first_word = re.match(r"\s*(\w+)", q)
+    for m in cap.finditer(q):
+        a, b = m.start(), m.end()
+        text = m.group(0)
+        if a == 0 or (first_word and a == first_word.start(1)):
+            # the first word is a question word, unless it is a number ("94 Squadron") or not a stop word
+            words = text.split()
+            if fold(words[0]) in stop or fold(words[0]) in {fold(x) for xs in r["question_types"].values() for x in xs}:
+                if len(words) == 1:
+                    continue
+                a += len(words[0]) + 1
+                text = " ".join(words[1:])
+        if any(x <= a < y for x, y in ent_spans):
+            continue
+        ent_spans.append((a, a + len(text.rstrip(".?!"))))
+    ent_spans.sort()
+    entity_words: list[str] = []
+    prop_exclude: set[str] = set()
+    for a, b in ent_spans:
+        for w in _WORD.findall(q[a:b]):
+            f = fold(w.strip(".'’"))
+            if f in stop or len(f) < 2 or f in measure or f in date_nouns:
+                continue
+            if lang == "de" and f not in stop and w[:1].isupper() and _is_common_noun_de(w, q):
+                continue
+            entity_words.append(f)
+            prop_exclude.add(f)
+    intent.entity = "; ".join(q[a:b] for a, b in ent_spans)
+    intent.entity_tokens = list(dict.fromkeys(entity_words))
+
+    # --- property: the remaining content words ("population", "troops", "born", "founded")
+    qwords = {fold(x) for xs in r["question_types"].values() for x in xs for x in x.split()}
+    prop = []
+    for w in _WORD.findall(q):
+        f = fold(w)
+        if f in stop or f in qwords or f in prop_exclude or f.isdigit() or len(f) < 3:
+            continue
+        prop.append((w, stem(f)))
+    intent.property_words = list(dict.fromkeys(s for _, s in prop))
+    intent.property_text = " ".join(w for w, _ in prop)
+    if how and intent.answer_type == "quantity":
+        after = re.match(r"\s*([\w\-]+(?:\s+[\w\-]+)?)", q[how.end():])
+        if after:
+            inc = {fold(w) for w in r["increment_words"]}
+            words = [w for w in after.group(1).split() if fold(w) not in stop and fold(w) not in inc]
+            if not words:
+                more = re.match(r"\s*(?:[\w\-]+\s+){1,2}([\w\-]+)", q[how.end():])
+                words = [more.group(1)] if more and fold(more.group(1)) not in stop else []
+            intent.counted = words[0] if words else None
+    return intent
+
+
+def _is_common_noun_de(word: str, question: str) -> bool:
+    """In German every noun is capitalised: a capitalised word right after a question phrase
+    ("Wie viele Soldaten") or an article ("die Inflation") is the property, not a name."""
+    pat = (r"(?:wie viele|wieviele|wie viel|welche[rsmn]?|der|die|das|den|dem|des|ein|eine|einen|einer)\s+"
+           r"(?:\w+\s+)?" + re.escape(word) + r"\b")
+    return bool(re.search(pat, question, re.I))

@@ -1,0 +1,445 @@
+"""Normalising values read from text: numbers in every usual form, units, currencies, dates and names.
+
+Everything here works on exact spans: each mention keeps ``start``/``end`` in the text it was read from,
+so a value can always be shown as the words the source used. Language data (number words, scales,
+units, currencies, qualifiers) lives in ``rag/resources/language.yaml``; nothing here knows a topic.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rag.text import _MONTHS, MONTH_NAMES, fold
+
+_RESOURCES = Path(__file__).with_name("resources") / "language.yaml"
+
+
+@functools.lru_cache(maxsize=1)
+def resources() -> dict[str, Any]:
+    """The language resources (number words, units, qualifiers, question words), read once."""
+    with open(_RESOURCES, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    data["scales"] = {k: float(v) for k, v in data["scales"].items()}  # YAML 1.1 reads "1.0e3" as text
+    data["units"] = {k: (v[0], float(v[1])) for k, v in data["units"].items()}
+    data["vague_amounts"] = {k: float(v) for k, v in data["vague_amounts"].items()}
+    return data
+
+
+def _alternation(words: list[str] | set[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+# ---------------------------------------------------------------- quantities
+
+
+@dataclass
+class Quantity:
+    """An amount stated in text. ``low``/``high`` bound what the words assert (``high`` may be ``inf``)."""
+
+    value: float
+    low: float
+    high: float
+    qualifier: str  # exact | approx | more_than | at_least | less_than | up_to | range | vague
+    dimension: str  # count | money | percent | length | area | mass | duration | …
+    unit: str | None  # ISO currency code or the unit's surface form as written
+    base: float  # value in the dimension's base unit (metres, m², kg, days; money stays in its currency)
+    start: int
+    end: int
+    text: str
+    increment: bool = False
+    maybe_year: bool = False
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_low(self) -> float:
+        return self.low * (self.base / self.value) if self.value else self.low
+
+    @property
+    def base_high(self) -> float:
+        return self.high * (self.base / self.value) if self.value and not math.isinf(self.high) else self.high
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> dict[str, re.Pattern[str]]:
+    r = resources()
+    cur_syms = [c for c in r["currencies"] if not c.isalpha()]
+    cur_words = [c for c in r["currencies"] if c.isalpha() or "-" in c]
+    units = list(r["units"])
+    scales = list(r["scales"])
+    num = (r"(?P<num>\d{1,3}(?:(?P<sep>[.,\u202f\u00a0' ])\d{3})(?:(?P=sep)\d{3})*(?:[.,]\d+)?(?![\d])"
+           r"|\d+(?:[.,]\d+)?)")
+    return {
+        "number": re.compile(
+            rf"(?<![\w.,\-/°′″'])(?P<cur>{_alternation(cur_syms)}|(?:{_alternation([c for c in cur_words if len(c) == 3])})\s)?\s?"
+            + num
+            + rf"(?:\s?(?P<scale>{_alternation(scales)})(?![\w²]))?"
+            + rf"(?:\s?(?P<unit>{_alternation(units)})(?![\w]))?"
+            + rf"(?:\s?(?P<curw>{_alternation(cur_words)})(?!\w))?",
+            re.I,
+        ),
+        "words": re.compile(
+            r"(?<![\w])(?P<w>(?:(?:" + _alternation({w for ws in r["number_words"].values() for w in ws} | set(r["half_words"]))
+            + r")+(?:[\s\-]+|$|(?=[^\w])))+)",
+            re.I,
+        ),
+        "vague": re.compile(r"(?<![\w])(?P<v>" + _alternation(list(r["vague_amounts"])) + r")(?![\w])", re.I),
+        "qualifier": re.compile(
+            r"(?:" + "|".join(f"(?P<{k}>(?<![\\w])(?:{_alternation(v)}))" for k, v in r["qualifiers"].items())
+            + r")\s*$", re.I),
+        "increment": re.compile(r"(?<![\w])(?:" + _alternation(r["increment_words"]) + r")\s+$", re.I),
+        "increment_after": re.compile(r"^\s+(?:" + _alternation(r["increment_words"]) + r")(?![\w])", re.I),
+        "reference": re.compile(r"(?<![\w])(?:" + _alternation(r["reference_words"]) + r")\s*$", re.I),
+        "range_lead": re.compile(r"(?<![\w])(?:" + _alternation(r["range_lead"]) + r")\s+$", re.I),
+        "range_join": re.compile(r"^\s*(?:" + _alternation(r["range_words"]) + r")\s*$", re.I),
+    }
+
+
+def parse_number(num: str, sep: str | None = None) -> float | None:
+    """Read one number as written, deciding its format from the number itself.
+
+    A single separator followed by exactly three digits is a thousands separator ("12,500" and "12.500"
+    are both 12,500; "0.125" is a decimal), whatever the document's language; with both separators the
+    last one is the decimal mark ("1.234,5", "1,234.5").
+    """
+    s = num.strip().replace("\u202f", " ").replace("\u00a0", " ").replace("'", " ")
+    if " " in s:
+        s = s.replace(" ", "")
+    if "," in s and "." in s:
+        dec = "," if s.rfind(",") > s.rfind(".") else "."
+        s = s.replace("." if dec == "," else ",", "").replace(dec, ".")
+    elif "," in s or "." in s:
+        mark = "," if "," in s else "."
+        parts = s.split(mark)
+        if len(parts) > 2 or (len(parts[-1]) == 3 and parts[0] != "0" and sep is not None):
+            s = "".join(parts)
+        else:
+            s = ".".join(parts)
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def _words_value(run: str, lang: str) -> float | None:
+    """A spelled-out number run ("twenty-five thousand", "zehntausend", "half a million")."""
+    from text_to_num import text2num
+
+    words = [w for w in re.split(r"[\s\-]+", run.strip()) if w]
+    low = [w.lower() for w in words]
+    r = resources()
+    half = set(r["half_words"])
+    while len(low) > 1 and low[0] in {"a", "an", "eine", "ein", "einer"} and low[1] in half:
+        low = low[1:]
+    if low and low[0] in half:
+        rest = [w for w in low[1:] if w not in {"a", "an", "eine", "ein"}]
+        scale = r["scales"].get(rest[0]) if len(rest) == 1 else None
+        return 0.5 * scale if scale else None
+    while low and low[0] in {"a", "and", "und", "ein", "eine", "einen"} and len(low) > 1:
+        if low[1] in {"hundred", "thousand", "million", "billion", "hundert", "tausend", "dozen", "dutzend"}:
+            low[0] = "one" if lang == "en" else "ein"
+            break
+        low = low[1:]
+    if not low or low[-1] in {"and", "und", "a"}:
+        return None
+    if low in (["dozen"], ["dutzend"]):
+        return 12.0
+    if low in (["one"],) or low in (["ein"], ["eine"], ["einen"], ["eins"]):
+        return 1.0
+    for language in ([lang, "en", "de"] if lang in ("en", "de") else ["en", "de"]):
+        try:
+            return float(text2num(" ".join(low), language))
+        except (ValueError, TypeError):
+            continue
+    return None
+
+
+_ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th|\.(?=\s*[a-zäöüß]))", re.I)
+_YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})$")
+
+
+def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
+    """Every amount stated in ``text``: digits in any format, number words, scales, units, currencies,
+    ranges ("10.000 bis 12.000", "between 3 and 5 km") and qualifiers.
+
+    Not amounts: dates, ordinals ("4th", "11. Brigade"), references ("No. 31", "Route 66"), coordinates,
+    clock times, numbers glued to words ("KSGF-FM", "B-52"). Four-digit numbers from 1000 to 2099 without
+    unit or currency are kept but marked ``maybe_year``.
+    """
+    from rag.text import find_dates
+
+    p = _patterns()
+    r = resources()
+    blocked = [(a, b) for a, b, _ in find_dates(text)] + [(a, b) for a, b, *_ in _month_year_spans(text)]
+    raw: list[Quantity] = []
+    for m in p["number"].finditer(text):
+        a, b = m.start("num"), m.end("num")
+        if any(x <= a < y for x, y in blocked):
+            continue
+        after = text[m.end(): m.end() + 6]
+        before = text[max(0, m.start() - 20): m.start()]
+        if _ORDINAL_AFTER.match(text[b:b + 3]) or re.match(r"^\s?[°′″:]|^\d", after) or re.search(r"[:°/]$", before):
+            continue
+        if p["reference"].search(before) or before.endswith("+") or re.match(r"^[-–]\d|^\s\d{4,}", after) \
+                or re.fullmatch(r"\d{7,}", m.group("num")):
+            continue  # references, phone numbers ("+49 30 …", "555-0100"), long identifiers
+        value = parse_number(m.group("num"), m.group("sep"))
+        if value is None:
+            continue
+        unit_end = 0
+        cur = (m.group("cur") or "").strip().lower() or (m.group("curw") or "").lower()
+        scale_w = (m.group("scale") or "").lower()
+        unit_w = (m.group("unit") or "").lower()
+        if scale_w in ("m", "b", "k") and not cur:
+            glued = m.start("scale") == b
+            nxt = text[m.end("scale"): m.end("scale") + 2]
+            if scale_w in ("b", "k") or not (glued and re.match(r"\s[a-z]", nxt)):  # "1.8m cars", but "3 m tall"
+                if scale_w == "m":
+                    unit_w, scale_w = "m", ""
+                    unit_end = m.end("scale")
+                else:
+                    continue
+        if unit_w == "m" and scale_w:
+            unit_w = ""
+        if unit_w in ("t",) and not re.match(r"\s", text[m.end("unit"): m.end("unit") + 1] or " "):
+            continue
+        raw_value = value
+        value *= r["scales"].get(scale_w, 1.0) if scale_w else 1.0
+        end = m.end()
+        if unit_w and not m.group("curw"):
+            end = unit_end or m.end("unit")
+        if not unit_w and not m.group("curw"):
+            end = m.end("scale") if scale_w else b
+        start = m.start("cur") if m.group("cur") else a
+        if cur:
+            dim, unit, base = "money", r["currencies"].get(cur, cur.upper()), value
+        elif unit_w:
+            dim, factor = r["units"][unit_w]
+            unit, base = unit_w, value * float(factor)
+        else:
+            dim, unit, base = "count", None, value
+        maybe_year = bool(_YEAR.match(m.group("num"))) and dim == "count" and not scale_w
+        raw.append(Quantity(value=value, low=value, high=value, qualifier="exact", dimension=dim, unit=unit, base=base,
+                            start=start, end=end, text=text[start:end], maybe_year=maybe_year,
+                            extras={"scale": value / raw_value if raw_value else 1.0}))
+    for m in p["words"].finditer(text):
+        run = m.group("w").rstrip(" -")
+        a = m.start("w")
+        lead = re.match(r"(?:(?:and|und|a|an)[\s\-]+)+(?!hundred|thousand|million|billion|dozen|hundert|tausend)", run, re.I)
+        if lead:
+            a += lead.end()
+            run = run[lead.end():]
+        if any(q.start <= a < q.end for q in raw):
+            continue
+        value = _words_value(run, lang)
+        if value is None or value < 2 and not re.search(r"half|halb", run, re.I):
+            continue
+        end = a + len(run)
+        tail = text[end:end + 12]
+        sm = re.match(r"\s(" + _alternation([s for s in r["scales"] if len(s) > 2]) + r")\b", tail, re.I)
+        if sm and not re.search(r"thousand|million|billion|tausend|million", run, re.I):
+            value *= r["scales"][sm.group(1).lower()]
+            end += sm.end()
+        raw.append(Quantity(value=value, low=value, high=value, qualifier="exact", dimension="count", unit=None,
+                            base=value, start=a, end=end, text=text[a:end]))
+    for m in p["vague"].finditer(text):
+        if any(q.start <= m.start() < q.end for q in raw):
+            continue
+        v = float(r["vague_amounts"][m.group("v").lower()])
+        raw.append(Quantity(value=v, low=v, high=math.inf, qualifier="vague", dimension="count", unit=None, base=v,
+                            start=m.start(), end=m.end(), text=m.group(0)))
+    raw.sort(key=lambda q: q.start)
+    out: list[Quantity] = []
+    i = 0
+    while i < len(raw):
+        q = raw[i]
+        nxt = raw[i + 1] if i + 1 < len(raw) else None
+        # ranges: "10.000 bis 12.000", "between 3 and 5 km", "10,000-12,000"
+        low = q.value
+        if nxt and q.extras.get("scale", 1.0) == 1.0 and nxt.extras.get("scale", 1.0) > 1.0 and q.dimension == "count":
+            low = q.value * nxt.extras["scale"]  # "10 to 12 billion": the scale covers both ends
+        from_change = re.search(r"(?<![\w])(?:from|von)\s+$", text[max(0, q.start - 6):q.start], re.I)
+        if nxt and p["range_join"].match(text[q.end:nxt.start]) and low < nxt.value and not q.maybe_year \
+                and not from_change and (q.dimension == nxt.dimension or q.dimension == "count"):
+            joined = Quantity(value=(low + nxt.value) / 2, low=low, high=nxt.value, qualifier="range",
+                              dimension=nxt.dimension, unit=nxt.unit, base=0.0,
+                              start=q.start, end=nxt.end, text=text[q.start:nxt.end])
+            joined.base = joined.value * (nxt.base / nxt.value if nxt.value else 1.0)
+            lead = p["range_lead"].search(text[max(0, q.start - 12):q.start])
+            if lead:
+                joined.start -= len(lead.group(0))
+                joined.text = text[joined.start:joined.end]
+            out.append(joined)
+            i += 2
+            continue
+        if low != q.value and nxt and p["range_join"].match(text[q.end:nxt.start]):
+            q.value = q.low = q.high = q.base = low  # "from 10 to 12 billion": 10 billion
+            q.dimension, q.unit = nxt.dimension, nxt.unit
+        out.append(q)
+        i += 1
+    for q in out:
+        before = text[max(0, q.start - 30):q.start]
+        qm = p["qualifier"].search(before)
+        if qm and q.qualifier == "exact":
+            kind = qm.lastgroup or "approx"
+            q.qualifier = kind
+            q.start -= len(qm.group(0))
+            q.text = text[q.start:q.end]
+            if kind == "approx":
+                q.low, q.high = q.value * 0.9, q.value * 1.1
+            elif kind in ("more_than", "at_least"):
+                q.low, q.high = q.value, math.inf
+            elif kind in ("less_than", "up_to"):
+                q.low, q.high = 0.0, q.value
+            elif kind == "almost":
+                q.low, q.high = q.value * 0.9, q.value
+            before = text[max(0, q.start - 30):q.start]
+        if p["increment"].search(before) or p["increment_after"].match(text[q.end:q.end + 20]):
+            q.increment = True
+    # a conversion in brackets right after a measure is the same measure: "2.3 sq mi (6.0 km2)"
+    final: list[Quantity] = []
+    for q in out:
+        if final and q.dimension == final[-1].dimension and q.dimension not in ("count", "money") \
+                and re.fullmatch(r"\s*[(\[]\s*", text[final[-1].end:q.start]):
+            final[-1].extras.setdefault("conversions", []).append(q.text)
+            continue
+        final.append(q)
+    return final
+
+
+# ---------------------------------------------------------------- dates
+
+
+@dataclass
+class DateValue:
+    """A date or period stated in text, normalised to ISO at its own precision."""
+
+    iso: str  # 1947-11-08 | 2013-03 | 1961 | 1880s | 1884/1886
+    precision: str  # day | month | year | decade | range
+    low: date
+    high: date
+    start: int
+    end: int
+    text: str
+    qualifier: str = "exact"
+
+
+_YEAR_RE = re.compile(r"(?<![\w.,\-/])(?P<q>(?:early|late|mid|around|about|circa|c\.|anfang|ende|mitte|um|etwa)[\s\-]+)?"
+                      r"(?P<y>1[0-9]{3}|20[0-9]{2})(?P<s>s|er(?:jahre)?)?(?![\w\-]*\d)(?![.,]\d)", re.I)
+_YEAR_RANGE = re.compile(r"(?<![\w.,\-/])(?P<a>1[0-9]{3}|20[0-9]{2})\s*(?:[-–—]|to|bis|until)\s*(?P<b>1[0-9]{3}|20[0-9]{2}|[0-9]{2})"
+                         r"(?![\w.,]?\d)")
+_MONTH_YEAR = re.compile(rf"(?<![\w])(?P<mn>{MONTH_NAMES})\.?,?\s+(?P<y>1[0-9]{{3}}|20[0-9]{{2}})(?!\d)", re.I)
+
+
+def _month_year_spans(text: str) -> list[tuple[int, int, int, int]]:
+    return [(m.start(), m.end(), int(m.group("y")), _MONTHS[m.group("mn").lower()]) for m in _MONTH_YEAR.finditer(text)]
+
+
+def _month_end(y: int, m: int) -> date:
+    return date(y + (m == 12), m % 12 + 1, 1).fromordinal(date(y + (m == 12), m % 12 + 1, 1).toordinal() - 1)
+
+
+def find_date_values(text: str) -> list[DateValue]:
+    """Every date, month, year, decade or year range in ``text``, in order: "8 November 1947",
+    "November 8, 1947", "8.11.1947", "March 2013", "1961", "the 1880s", "late 1964", "1884–1886"."""
+    from rag.text import find_dates
+
+    out: list[DateValue] = []
+    taken: list[tuple[int, int]] = []
+    for a, b, iso in find_dates(text):
+        d = date.fromisoformat(iso)
+        out.append(DateValue(iso=iso, precision="day", low=d, high=d, start=a, end=b, text=text[a:b]))
+        taken.append((a, b))
+    for a, b, y, mo in _month_year_spans(text):
+        if any(x <= a < z or x < b <= z for x, z in taken):
+            continue
+        out.append(DateValue(iso=f"{y:04d}-{mo:02d}", precision="month", low=date(y, mo, 1), high=_month_end(y, mo),
+                             start=a, end=b, text=text[a:b]))
+        taken.append((a, b))
+    for m in _YEAR_RANGE.finditer(text):
+        y1, y2 = int(m.group("a")), m.group("b")
+        y2i = int(y2) if len(y2) == 4 else (y1 // 100) * 100 + int(y2)
+        if y2i <= y1 or any(x <= m.start() < z for x, z in taken):
+            continue
+        out.append(DateValue(iso=f"{y1:04d}/{y2i:04d}", precision="range", low=date(y1, 1, 1), high=date(y2i, 12, 31),
+                             start=m.start(), end=m.end(), text=m.group(0)))
+        taken.append((m.start(), m.end()))
+    for m in _YEAR_RE.finditer(text):
+        a, b = m.start(), m.end()
+        if any(x <= m.start("y") < z for x, z in taken):
+            continue
+        if re.match(r"^\s?(?:%|[°′″]|(?:km|m|kg|ft|mi|t)\b)", text[b:b + 4]) and not m.group("s"):
+            continue
+        y = int(m.group("y"))
+        if m.group("s"):
+            if y % 10:
+                continue
+            dv = DateValue(iso=f"{y}s", precision="decade", low=date(y, 1, 1), high=date(y + 9, 12, 31), start=a, end=b,
+                           text=text[a:b])
+        else:
+            dv = DateValue(iso=f"{y:04d}", precision="year", low=date(y, 1, 1), high=date(y, 12, 31), start=a, end=b,
+                           text=text[a:b])
+        if m.group("q"):
+            dv.qualifier = "approx"
+        out.append(dv)
+        taken.append((a, b))
+    out.sort(key=lambda d: d.start)
+    # year ranges "1884–1886", "1912-1914", "1790 to 1794"
+    merged: list[DateValue] = []
+    for d in out:
+        prev = merged[-1] if merged else None
+        if prev and prev.precision in ("year", "day", "month") and d.precision == prev.precision \
+                and re.fullmatch(r"\s*(?:[-–—]|to|bis|until)\s*", text[prev.end:d.start]) and prev.low < d.low:
+            merged[-1] = DateValue(iso=f"{prev.iso}/{d.iso}", precision="range", low=prev.low, high=d.high,
+                                   start=prev.start, end=d.end, text=text[prev.start:d.end])
+            merged[-1].extras_parts = (prev, d)  # type: ignore[attr-defined]
+            continue
+        merged.append(d)
+    return merged
+
+
+# ---------------------------------------------------------------- names
+
+_TRANSLIT = [("tsch", "ch"), ("sch", "sh"), ("zh", "j"), ("kh", "h"), ("ck", "k"), ("ph", "f"), ("th", "t"),
+             ("w", "v"), ("yj", "y"), ("ij", "y"), ("j", "y"), ("z", "s"), ("c", "k"), ("q", "k"), ("ae", "a"),
+             ("oe", "o"), ("ue", "u"), ("ie", "i"), ("ou", "u"), ("ee", "i"), ("oo", "u")]
+
+
+def name_key(name: str) -> str:
+    """A spelling-insensitive key for a name: transliterated to ASCII, lowercased, hyphens and
+    punctuation dropped, and German/English transcription differences folded
+    (Tscherniak ~ Cherniak, Selenskyj ~ Zelensky, Kim Jong-un ~ Kim Jong Un)."""
+    from anyascii import anyascii
+
+    s = fold(anyascii(name)).lower()
+    s = re.sub(r"[^a-z0-9 ]+", " ", s.replace("-", " "))
+    words = []
+    for w in s.split():
+        for a, b in _TRANSLIT:
+            w = w.replace(a, b)
+        w = re.sub(r"(.)\1+", r"\1", w)
+        words.append(w)
+    return " ".join(words)
+
+
+def same_name(a: str, b: str, threshold: float = 85.0) -> bool:
+    """Whether two names denote the same thing across spellings: equal keys, one name's words all
+    within the other's (the surname alone), or a high transliteration-aware string similarity."""
+    from rapidfuzz import fuzz
+
+    ka, kb = name_key(a), name_key(b)
+    if not ka or not kb:
+        return False
+    if ka == kb or ka.replace(" ", "") == kb.replace(" ", ""):
+        return True
+    wa, wb = set(ka.split()), set(kb.split())
+    if (wa <= wb or wb <= wa) and min(len(wa), len(wb)) >= 1 and max(len(w) for w in wa & wb or {""}) >= 4:
+        return True
+    return fuzz.ratio(ka, kb) >= threshold or fuzz.token_sort_ratio(ka, kb) >= threshold + 5

@@ -1,0 +1,180 @@
+"""Value normalisation, question analysis and comparison: numbers in every form, units, currencies, dates,
+names across spellings, and agree / vary / conflict / different entities. Labelled samples:
+tests/data/figures_labelled.jsonl (development) and figures_heldout.jsonl (held out)."""
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from rag.compare import compare, compatible, distinct_labels, same_value
+from rag.config import ReaderSettings
+from rag.intent import analyse
+from rag.models import SourceReading, Value
+from rag.values import find_date_values, find_quantities, parse_number, same_name
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.mark.parametrize("s,value", [
+    ("10.000", 10000), ("10,000", 10000), ("12,500", 12500), ("99.999", 99999), ("3.559", 3559), ("1,5", 1.5),
+    ("1.5", 1.5), ("0.125", 0.125), ("1.000.000", 1e6), ("1.234,5", 1234.5), ("1,234.5", 1234.5), ("10 000", 10000),
+])
+def test_number_format_is_read_from_the_number_itself(s, value):
+    assert parse_number(s, sep=None if len(s.split(",")[-1].split(".")[-1]) != 3 else "x") == value
+
+
+def one(text, lang="en"):
+    qs = [q for q in find_quantities(text, lang) if not q.maybe_year]
+    assert len(qs) == 1, [q.text for q in qs]
+    return qs[0]
+
+
+@pytest.mark.parametrize("text,lang,value,dim,unit", [
+    ("$1.2 trillion in debt", "en", 1.2e12, "money", "USD"),
+    ("a £45bn deal", "en", 45e9, "money", "GBP"),
+    ("1.8m vehicles were recalled", "en", 1.8e6, "count", None),
+    ("a budget of €3.5 million", "en", 3.5e6, "money", "EUR"),
+    ("Ein Etat von 3,5 Mio. Euro", "de", 3.5e6, "money", "EUR"),
+    ("half a million people", "en", 5e5, "count", None),
+    ("eine halbe Million Menschen", "de", 5e5, "count", None),
+    ("zehntausend Menschen", "de", 1e4, "count", None),
+    ("administers ten libraries", "en", 10, "count", None),
+    ("twenty-five thousand fans", "en", 25000, "count", None),
+    ("12,500 troops", "en", 12500, "count", None),
+    ("99.999 Soldaten", "en", 99999, "count", None),
+    ("the 1.5 km long bridge", "en", 1500, "length", "km"),
+    ("3 m tall", "en", 3, "length", "m"),
+    ("It is 2.3 sq mi (6.0 km2) in area", "en", 5956972.65, "area", "sq mi"),
+    ("inflation of 2,4 Prozent", "de", 2.4, "percent", "prozent"),
+])
+def test_amounts_units_and_currencies(text, lang, value, dim, unit):
+    q = one(text, lang)
+    assert math.isclose(q.base, value, rel_tol=1e-6) and q.dimension == dim and q.unit == unit
+
+
+@pytest.mark.parametrize("text", ["coordinates 41°37′4″N 87°W", "It peaked at No. 31 on the chart", "Route 66 runs",
+                                  "on 4 December 2024", "the 4th album", "Call 555-0100 now", "Rufen Sie +49 30 1234567 an"])
+def test_not_amounts(text):
+    assert [q.text for q in find_quantities(text) if not q.maybe_year] == []
+
+
+def test_years_are_marked_and_qualifiers_read():
+    assert [q.maybe_year for q in find_quantities("At the 2010 census its population was 495.")] == [True, False]
+    q = one("12,000 employees, about 6 percent", "en") if False else find_quantities("12,000 employees, about 6 percent")[1]
+    assert q.qualifier == "approx" and q.dimension == "percent"
+    r = one("Nordkorea hat zwischen 10.000 und 12.000 Soldaten entsandt", "de")
+    assert (r.low, r.high, r.qualifier) == (10000, 12000, "range")
+    assert one("weitere 3.000 Soldaten", "de").increment
+    assert math.isinf(one("more than 10,000 soldiers").high)
+
+
+@pytest.mark.parametrize("text,iso", [
+    ("(November 8, 1947 – November 10, 2017)", "1947-11-08/2017-11-10"), ("released on 15 March 2013", "2013-03-15"),
+    ("am 4. Dezember 2024 in Kraft", "2024-12-04"), ("im März 2013", "2013-03"), ("born in 1961 in San Antonio", "1961"),
+    ("the 1880s", "1880s"), ("built 1912-1914", "1912/1914"), ("1790 to 1794", "1790/1794"), ("am 28.04.2025", "2025-04-28"),
+])
+def test_dates_to_iso(text, iso):
+    assert [d.iso for d in find_date_values(text)] == [iso]
+
+
+@pytest.mark.parametrize("a,b,same", [
+    ("Tscherniak", "Cherniak", True), ("Kim Jong-un", "Kim Jong Un", True), ("Selenskyj", "Zelensky", True),
+    ("Pjöngjang", "Pyongyang", True), ("Bob Evans", "Mark Wills", False), ("Green River", "Snake River", False),
+])
+def test_names_fold_across_spellings(a, b, same):
+    assert same_name(a, b) is same
+
+
+def test_entity_qualifiers_tell_different_things_apart():
+    assert distinct_labels("Achada Furna", "Furna (Brava)")
+    assert distinct_labels("Ariel A. Rodriguez", "Xavier Rodriguez")
+    assert not distinct_labels("Achada Furna", "Achada Furna")
+    assert not distinct_labels("Rodriguez", "Xavier Rodriguez")  # one is only less specific
+
+
+@pytest.mark.parametrize("q,typ,dim", [
+    ("What is the population of Furna according to the 2010 census?", "quantity", "count"),
+    ("How many migrants were rescued?", "quantity", "count"),
+    ("What was the budget?", "quantity", "money"),
+    ("What is the unemployment rate?", "quantity", "percent"),
+    ("Wie hoch ist die Inflation?", "quantity", None),
+    ("When was Phi Delta Gamma founded?", "date", None),
+    ("94 Squadron was formed in which year?", "date", None),
+    ("Wann trat der Vertrag in Kraft?", "date", None),
+    ("Who is the artist associated with the album \"Familiar Stranger\"?", "person", None),
+    ("Where was Justice Rodriguez born?", "place", None),
+    ("What river does Henrys Fork flow into?", "name", None),
+])
+def test_question_types(q, typ, dim):
+    i = analyse(q)
+    assert i.answer_type == typ and i.dimension == dim
+
+
+def test_question_entity_property_and_excluded_values():
+    i = analyse("What is the population of Furna according to the 2010 census?")
+    assert i.entity_tokens == ["furna"] and "2010" in i.excluded and any(p.startswith("popul") for p in i.property_words)
+    assert analyse("How many migrants were rescued?").counted == "migrants"  # not "were"
+    assert analyse("When did James Scudamore die?").life_event == "end"
+
+
+def _reading(doc, value, label=None, quote="x"):
+    return SourceReading(doc_id=doc, says=True, value=value, citation=int(doc[-1]), entity_label=label)
+
+
+def _q(n, qual="exact", low=None, high=None):
+    return Value(kind="quantity", text=str(n), start=0, end=1, key=f"count::{n}", display=str(n), number=n,
+                 low=n if low is None else low, high=n if high is None else high, dimension="count", qualifier=qual)
+
+
+def test_compare_kinds():
+    intent = analyse("What is the population of Furna?")
+    s = ReaderSettings()
+    quotes = {"d1": "At the 2010 census its population was 495.", "d2": "Its population was 1,234 in 2010.",
+              "d3": "Furna had 612 inhabitants.", "d4": "At the 2010 census its population was 495."}
+    c = compare([_reading("d1", _q(495), "Achada Furna"), _reading("d2", _q(1234), "Achada Furna")], intent, "en", quotes, s)
+    assert c.kind == "conflict"
+    c = compare([_reading("d1", _q(495), "Achada Furna"), _reading("d3", _q(612), "Furna (Brava)")], intent, "en", quotes, s)
+    assert c.kind == "different_entities" and "Furna (Brava)" in c.message
+    c = compare([_reading("d1", _q(495)), _reading("d4", _q(495))], intent, "en", quotes, s)
+    assert c.kind == "single" and c.groups[0].independent_sources == 1  # two copies of one text are one source
+    quotes["d4"] = "The census counted 495 people."
+    c = compare([_reading("d1", _q(495)), _reading("d4", _q(495))], intent, "en", quotes, s)
+    assert c.kind == "agree"
+    rng, approx, more = _q(11000, "range", 10000, 12000), _q(11000, "approx", 9900, 12100), _q(10000, "more_than", 10000, None)
+    assert compatible(rng, approx) and compatible(approx, more) and not compatible(_q(495), _q(1234))
+    c = compare([_reading("d1", rng), _reading("d2", approx), _reading("d3", more)], intent, "en", quotes, s)
+    assert c.kind == "vary"
+    assert same_value(_q(495), _q(495)) and not same_value(_q(495), _q(496))
+
+
+def _labelled(name):
+    return [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def extraction_scores(name):
+    """Precision/recall of amounts (low, high) against the labelled figures, and qualifier/role accuracy."""
+    tp = fp = fn = qual = role = 0
+    for row in _labelled(name):
+        pred = [q for q in find_quantities(row["text"], row["lang"]) if not q.maybe_year]
+        used = set()
+        for g in row["figures"]:
+            gh = math.inf if g["high"] is None else g["high"]
+            m = next((i for i, q in enumerate(pred) if i not in used and math.isclose(q.low, g["low"], rel_tol=0.01)
+                      and (math.isinf(q.high) if math.isinf(gh) else math.isclose(q.high, gh, rel_tol=0.01))), None)
+            if m is None:
+                fn += 1
+                continue
+            used.add(m)
+            tp += 1
+            qual += pred[m].qualifier == g["qualifier"]
+            role += pred[m].increment == (g["role"] == "increment")
+        fp += len(pred) - len(used)
+    return {"precision": tp / (tp + fp), "recall": tp / (tp + fn), "qualifier": qual / tp, "role": role / tp}
+
+
+@pytest.mark.parametrize("name,floor", [("figures_labelled.jsonl", 0.9), ("figures_heldout.jsonl", 0.85)])
+def test_extraction_on_labelled_samples(name, floor):
+    s = extraction_scores(name)
+    assert s["precision"] >= floor and s["recall"] >= floor and s["qualifier"] >= 0.9 and s["role"] >= 0.85, s
