@@ -218,19 +218,29 @@ def eval_cmd(
     k: Annotated[int, typer.Option("-k", help="Hits scored for retrieval metrics")] = 10,
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N questions")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Write report.md, results.jsonl and metrics.png here")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Evaluate on index/NAME (the dataset's own documents are "
+                                                            "added to it) instead of a temporary index")] = None,
+    part: Annotated[str, typer.Option("--part", help="RAMDocs: all | tune | measure (every fifth question)")] = "all",
+    variants: Annotated[bool, typer.Option("--variants/--no-variants",
+                                           help="RAMDocs: also ask the agreeing variants (must not be flagged)")] = True,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Measure retrieval, answers, citations, conflict flags and latency on a question set."""
+    """Measure retrieval, answers, citations, conflict flags and latency on a question set
+    (our JSONL, SQuAD JSON or RAMDocs JSONL)."""
     if llm not in ("none", "ollama", "llamacpp"):
         raise RagError(f"--llm {llm}: choose none, ollama or llamacpp")
+    if part not in ("all", "tune", "measure"):
+        raise RagError(f"--part {part}: choose all, tune or measure")
     _check_k(k)
+    if name is not None:
+        _validate_name(name)
     s = _settings(config, None)
     from rag.evaluation import METRIC_ORDER, load_dataset, run_eval, write_reports
 
-    ds = load_dataset(file, questions, corpus, limit)
+    ds = load_dataset(file, questions, corpus, limit, part=part, variants=variants)
     report = _with_progress(lambda cb: run_eval(s, ds, llm=llm, k=k, progress=(lambda d, t: cb("questions", d, t))
-                                                if cb else None), quiet=as_json)
+                                                if cb else None, index_name=name), quiet=as_json)
     paths = write_reports(report, out) if out else []
     if as_json:
         typer.echo(json.dumps({k_: v for k_, v in report.items() if k_ != "results"} | {"results": report["results"]},
@@ -247,6 +257,17 @@ def eval_cmd(
             v = report["metrics"][key]
             t.add_row(key, "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)))
     Console().print(t)
+    if report.get("breakdown"):
+        b = Table(title="by answer type, cause and agreeing variants")
+        cols = ["questions", "answer_accuracy", "conflict_precision", "conflict_recall", "conflict_f1", "unflagged",
+                "variants_unflagged", "flag_kind_accuracy"]
+        b.add_column("slice")
+        for c in cols:
+            b.add_column(c.replace("conflict_", "conf. ").replace("_", " "), justify="right")
+        for key, row in report["breakdown"].items():
+            b.add_row(key, *["–" if row.get(c) is None else (f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]))
+                             for c in cols])
+        Console().print(b)
     for p in paths:
         typer.echo(f"wrote {p}")
 

@@ -71,6 +71,11 @@ def _date_bounds(iso: str) -> tuple[date, date]:
     return date(p[0], 1, 1), date(p[0], 12, 31)
 
 
+def _nested(a: Value, b: Value) -> bool:
+    (a1, a2), (b1, b2) = _interval(a), _interval(b)
+    return (a1 <= b1 and b2 <= a2) or (b1 <= a1 and a2 <= b2)
+
+
 def compatible(a: Value, b: Value) -> bool:
     """Different words that can both be true: a range and a value inside it, "about 11,000" and
     "more than 10,000", a year and a day within it."""
@@ -83,6 +88,8 @@ def compatible(a: Value, b: Value) -> bool:
     if a.kind == "date" and a.qualifier == "exact" and b.qualifier == "exact" and len(a.key) == len(b.key) \
             and "/" not in a.key + b.key:
         return False
+    if a.kind == "date":
+        return _nested(a, b)  # a year and a day within it; two overlapping spans are not the same date
     (a1, a2), (b1, b2) = _interval(a), _interval(b)
     return a1 <= b2 and b1 <= a2
 
@@ -163,11 +170,22 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     vgroups.sort(key=lambda g: (-g.independent_sources, min(g.citations or [999])))
     what = property_label(intent, lang)
     # vague amounts ("thousands", "Zehntausende") are listed but never make a disagreement on their own
-    decisive = [g for g in vgroups if g.value.qualifier != "vague"] or vgroups
+    # ... and neither do values read with much weaker evidence than the best reading
+    top = max(r.score for r in says)
+    strong = {r.doc_id for r in says if r.score >= top - settings.conflict_margin}
+    decisive = [g for g in vgroups if g.value.qualifier != "vague" and strong & set(g.doc_ids)] or vgroups[:1]
     if len(decisive) < len(vgroups):
         vgroups = decisive + [g for g in vgroups if g not in decisive]
+    pairs = [(a, b) for a in decisive for b in decisive if a is not b]
     if len(decisive) == 1:
         kind = "agree" if decisive[0].independent_sources >= 2 else "single"
+    elif all(compatible(a.value, b.value) for a, b in pairs):
+        # "3,000" and "about 3,000" agree, so do "1993" and "24 January 1993" (one is more precise);
+        # "10,000–12,000" and "more than 10,000" are compatible estimates that vary
+        points = {round(g.value.number or 0.0, 6) for g in decisive}
+        nested = all(_nested(a.value, b.value) for a, b in pairs)
+        same_point = len(points) == 1 and decisive[0].value.kind == "quantity"
+        kind = "agree" if same_point or (decisive[0].value.kind == "date" and nested) else "vary"
     else:
         # different entities: groups whose sources name the entity with distinct qualifiers
         clusters: list[list[ValueGroup]] = []
@@ -180,14 +198,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
                 clusters.append([g])
         within_conflict = any(len(c) > 1 and not all(compatible(a.value, b.value) for a in c for b in c if a is not b)
                               for c in clusters)
-        if len(clusters) > 1 and not within_conflict:
-            kind = "different_entities"
-        elif all(compatible(a.value, b.value) for a in decisive for b in decisive if a is not b):
-            # "3,000" and "about 3,000" agree; "10,000–12,000" and "more than 10,000" vary
-            points = {round(g.value.number or 0.0, 6) for g in decisive}
-            kind = "agree" if len(points) == 1 and decisive[0].value.kind == "quantity" else "vary"
-        else:
-            kind = "conflict"
+        kind = "different_entities" if len(clusters) > 1 and not within_conflict else "conflict"
     values = "; ".join(_group_text(g, kind, lang) for g in vgroups)
     if kind == "conflict":
         message = t(lang, "conflict_flag", what=what, values=values)

@@ -99,6 +99,7 @@ class ReaderSettings(_Section):
     sentence_margin: float = Field(0.04, ge=0, le=1)  # a value's sentence must be this close to the best sentence
     entity_misses_allowed: int = Field(0, ge=0)
     duplicate_similarity: float = Field(0.8, ge=0, le=1)
+    conflict_margin: float = Field(0.04, ge=0, le=1)  # a value more than this below the best reading is listed, not flagged
 
 
 class AnswerSettings(_Section):

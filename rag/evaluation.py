@@ -67,6 +67,8 @@ def load_jsonl(path: Path) -> list[Question]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise RagError(f"{path} line {i}: not valid JSON ({exc.msg})") from None
+        if isinstance(row, dict) and set(row) == {"_comment"}:
+            continue  # a header line saying how the file was made
         if not isinstance(row, dict) or not isinstance(row.get("question"), str) or not row["question"].strip():
             raise RagError(f"{path} line {i}: needs a non-empty string field 'question'")
         answers = row.get("answers", [])
@@ -439,7 +441,8 @@ def breakdown(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         if name.startswith("cause=") and name != "cause=none":
             want = "conflict" if name == "cause=misinformation" else "different_entities"
             flagged = [r for r in rows if r["flag"]]
-            d["flag_kind_accuracy"] = round(sum(r.get("flag_kind") == want for r in flagged) / len(flagged), 4) if flagged else None
+            right = sum(r.get("flag_kind") == want for r in flagged)
+            d["flag_kind_accuracy"] = round(right / len(flagged), 4) if flagged else None
         out[name] = d
     variants = [r for r in ok if r.get("variant")]
     for v in sorted({r["variant"] for r in variants}):
@@ -530,6 +533,13 @@ def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
         if r.get("error") or r.get("answer_correct") is False or (not r.get("gold_answerable", True) and r.get("answerable")):
             got = str(r.get("answer", r.get("error")))[:200]
             lines.append(f"- **{r['id']}** {r['question']} — gold {r.get('gold')} — got: {got}")
+    if report.get("breakdown"):
+        cols = ["questions", "answer_accuracy", "conflict_precision", "conflict_recall", "conflict_f1", "unflagged",
+                "variants_unflagged", "flag_kind_accuracy"]
+        lines += ["", "## By answer type, cause and agreeing variants", "", "| slice | " + " | ".join(cols) + " |",
+                  "|---" * (len(cols) + 1) + "|"]
+        lines += [f"| {k} | " + " | ".join("" if v.get(c) is None else str(v[c]) for c in cols) + " |"
+                  for k, v in report["breakdown"].items()]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
         for r in report["results"]:

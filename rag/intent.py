@@ -75,7 +75,7 @@ def analyse(question: str) -> Intent:
     measure = {fold(w): dim for dim, ws in r["measure_nouns"].items() for w in ws}
     date_nouns = {fold(w) for w in r["date_nouns"]}
     m_what = re.search(r"\b(?:what|which|welche[rsmn]?|was)\s+(?:is|was|are|were|ist|war|sind|waren)?\s*"
-                       r"(?:the|die|der|das|den|its|their|his|her)?\s*((?:[\w\-]+\s+){0,2}?[\w\-]+)\s+"
+                       r"(?:the|die|der|das|den|its|their|his|her)?\s*((?:[\w\-'’]+\s+){0,2}?[\w\-]+)\s+"
                        r"(?:of|von|des|der|for|für|in|at|does|did|do|has|had|hat)\b", ql)
     m_end = re.search(r"\b(?:what|which|was|welche[rsmn]?)\s+(?:is|was|are|were|ist|war|sind|waren)\s+"
                       r"(?:the|die|der|das|den|its|their)?\s*((?:[\w\-]+\s*){1,3})\??\s*$", ql)
@@ -121,7 +121,8 @@ def analyse(question: str) -> Intent:
     ent_spans: list[tuple[int, int]] = []
     for m in re.finditer(r"[\"“„«']([^\"”“«»']{2,80})[\"”“»']", q):
         ent_spans.append((m.start(1), m.end(1)))
-    cap = re.compile(r"(?:\b\d+(?:st|nd|rd|th)?\s+)?(?:[A-ZÄÖÜ][\w'’.\-]*)(?:\s+(?:(?:of|the|de|da|del|von|van|der|den|du|la|le|and|&)\s+)*"
+    cap = re.compile(r"(?:\b\d+(?:st|nd|rd|th)?\s+)?(?:[A-ZÄÖÜ][\w'’.\-]*)"
+                     r"(?:\s+(?:(?:of|the|de|da|del|von|van|der|den|du|la|le|and|&)\s+)*"
                      r"[A-ZÄÖÜ0-9][\w'’.\-]*)*")
     first_word = re.match(r"\s*(\w+)", q)
     for m in cap.finditer(q):
@@ -144,6 +145,8 @@ def analyse(question: str) -> Intent:
     for a, b in ent_spans:
         for w in _WORD.findall(q[a:b]):
             f = fold(w.strip(".'’"))
+            if re.fullmatch(r"\d+(?:st|nd|rd|th|\.)?", f):
+                f = re.sub(r"\D", "", f)  # "64th Division": documents write 64th, 64. or 64
             if f in stop or len(f) < 2 or f in measure or f in date_nouns:
                 continue
             if lang == "de" and f not in stop and w[:1].isupper() and _is_common_noun_de(w, q):

@@ -88,7 +88,9 @@ def entity_matches(intent_tokens: list[str], doc: Document, vocabulary: set[str]
         if vocabulary is not None and st not in vocabulary and tok not in vocabulary:
             continue
         needed += 1
-        if st in words or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw)):
+        if tok.isdigit():
+            matched += bool(re.search(rf"(?<![\d.,]){tok}(?![\d]|[.,]\d)", doc.title + " " + doc.text))
+        elif st in words or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw)):
             matched += 1
     return matched, needed
 
@@ -236,7 +238,8 @@ def _name_candidates(text: str, intent: Intent, german: bool = False, doc_text: 
             span = " ".join(parts)
             if not span:
                 continue
-            if len(parts) == 1 and re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines)\s+(?:[a-zäöüß][\w\-]*\s+){0,3}"
+            if len(parts) == 1 and re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines)\s+"
+                                             r"(?:[a-zäöüß][\w\-]*\s+){0,3}"
                                              + re.escape(span) + r"\b", doc_text):
                 continue  # used with an article somewhere in the document: a noun
         out.append((a, a + len(span), span))
@@ -389,7 +392,8 @@ def attribution(sentence: str) -> str | None:
         _ATTR_BEFORE = re.compile(rf"\b(?:{alt})\s+(?P<who>(?:the |der |die |das |dem |den )?[^,.;:()]{{2,60}}?)"
                                   r"(?=,|\.|;|:| (?:hat|habe|haben|sind|seien|sei|wurden?|have|has|were|was|had|is)\b|$)", re.I)
         alt2 = "|".join(re.escape(w) for w in sorted(r["attribution_after"], key=len, reverse=True))
-        _ATTR_AFTER = re.compile(rf"(?:^|[,;]\s*)(?P<who>(?:[Tt]he |[Dd]er |[Dd]ie |[Dd]as )?[A-ZÄÖÜ][^,.;:()]{{2,60}}?)\s+(?:{alt2})\b")
+        _ATTR_AFTER = re.compile(r"(?:^|[,;]\s*)(?P<who>(?:[Tt]he |[Dd]er |[Dd]ie |[Dd]as )?[A-ZÄÖÜ][^,.;:()]{2,60}?)"
+                                 rf"\s+(?:{alt2})\b")
     m = _ATTR_BEFORE.search(sentence) or _ATTR_AFTER.search(sentence)
     if not m:
         return None

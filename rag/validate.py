@@ -66,7 +66,8 @@ def _figures_supported(sentence: str, support: list[str], lang: str) -> list[str
     return bad
 
 
-def validate_citations(text: str, evidence: list[Evidence], lang: str, refusal_text: str | None = None) -> tuple[str, dict[str, Any]]:
+def validate_citations(text: str, evidence: list[Evidence], lang: str,
+                       refusal_text: str | None = None) -> tuple[str, dict[str, Any]]:
     """Drop invented citation numbers, flag uncited sentences and unsupported figures and names.
 
     Args:

@@ -78,7 +78,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
            r"|\d+(?:[.,]\d+)?)")
     return {
         "number": re.compile(
-            rf"(?<![\w.,\-/°′″'])(?P<cur>{_alternation(cur_syms)}|(?:{_alternation([c for c in cur_words if len(c) == 3])})\s)?\s?"
+            rf"(?<![\w.,\-/°′″'])(?P<cur>{_alternation(cur_syms)}|"
+            rf"(?:{_alternation([c for c in cur_words if len(c) == 3])})\s)?\s?"
             + num
             + rf"(?:\s?(?P<scale>{_alternation(scales)})(?![\w²]))?"
             + rf"(?:\s?(?P<unit>{_alternation(units)})(?![\w]))?"
@@ -96,6 +97,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             + r")\s*$", re.I),
         "increment": re.compile(r"(?<![\w])(?:" + _alternation(r["increment_words"]) + r")\s+$", re.I),
         "increment_after": re.compile(r"^\s+(?:" + _alternation(r["increment_words"]) + r")(?![\w])", re.I),
+        "clock": re.compile(r"^\s?(?:" + _alternation(r["time_words"]) + r")(?![\w])", re.I),
         "reference": re.compile(r"(?<![\w])(?:" + _alternation(r["reference_words"]) + r")\s*$", re.I),
         "range_lead": re.compile(r"(?<![\w])(?:" + _alternation(r["range_lead"]) + r")\s+$", re.I),
         "range_join": re.compile(r"^\s*(?:" + _alternation(r["range_words"]) + r")\s*$", re.I),
@@ -187,6 +189,8 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
         before = text[max(0, m.start() - 20): m.start()]
         if _ORDINAL_AFTER.match(text[b:b + 3]) or re.match(r"^\s?[°′″:]|^\d", after) or re.search(r"[:°/]$", before):
             continue
+        if p["clock"].match(text[m.end():m.end() + 8]) and not m.group("unit") and not m.group("scale"):
+            continue  # "2 Uhr", "2 a.m."
         if p["reference"].search(before) or before.endswith("+") or re.match(r"^[-–]\d|^\s\d{4,}", after) \
                 or re.fullmatch(r"\d{7,}", m.group("num")):
             continue  # references, phone numbers ("+49 30 …", "555-0100"), long identifiers
@@ -333,7 +337,8 @@ class DateValue:
 
 _YEAR_RE = re.compile(r"(?<![\w.,\-/])(?P<q>(?:early|late|mid|around|about|circa|c\.|anfang|ende|mitte|um|etwa)[\s\-]+)?"
                       r"(?P<y>1[0-9]{3}|20[0-9]{2})(?P<s>s|er(?:jahre)?)?(?![\w\-]*\d)(?![.,]\d)", re.I)
-_YEAR_RANGE = re.compile(r"(?<![\w.,\-/])(?P<a>1[0-9]{3}|20[0-9]{2})\s*(?:[-–—]|to|bis|until)\s*(?P<b>1[0-9]{3}|20[0-9]{2}|[0-9]{2})"
+_YEAR_RANGE = re.compile(r"(?<![\w.,\-/])(?P<a>1[0-9]{3}|20[0-9]{2})\s*(?:[-–—]|to|bis|until)\s*"
+                         r"(?P<b>1[0-9]{3}|20[0-9]{2}|[0-9]{2})"
                          r"(?![\w.,]?\d)")
 _MONTH_YEAR = re.compile(rf"(?<![\w])(?P<mn>{MONTH_NAMES})\.?,?\s+(?P<y>1[0-9]{{3}}|20[0-9]{{2}})(?!\d)", re.I)
 

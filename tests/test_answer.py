@@ -125,7 +125,7 @@ def _with_llm(engine, **llm):
 
 def test_ollama_client_path_against_protocol_standin(engine):
     """The real langchain-ollama/ollama client against an Ollama-API stand-in on 127.0.0.1."""
-    reply = ("Estimates differ: 10,000–12,000 soldiers [1], about 11,000 [9], more than 10,000 [2]. "
+    reply = ("Estimates differ: 10,000–12,000 soldiers [1], about 11,000 [4], more than 10,000 [2]. "
              "Invented source [42].")
     with OllamaStandIn(["qwen2.5:3b-instruct"], reply=reply) as srv:
         e = _with_llm(engine, ollama_host=srv.url, timeout_s=20)
