@@ -186,6 +186,14 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         nested = all(_nested(a.value, b.value) for a, b in pairs)
         same_point = len(points) == 1 and decisive[0].value.kind == "quantity"
         kind = "agree" if same_point or (decisive[0].value.kind == "date" and nested) else "vary"
+        if kind == "agree":  # one statement: the most precise wording, every source that supports it
+            best = min(decisive, key=lambda g: _interval(g.value)[1] - _interval(g.value)[0])
+            merged = best.model_copy(update={
+                "doc_ids": [d for g in decisive for d in g.doc_ids],
+                "citations": sorted({n for g in decisive for n in g.citations}),
+                "independent_sources": sum(g.independent_sources for g in decisive)})
+            vgroups = [merged] + [g for g in vgroups if g not in decisive]
+            decisive = [merged]
     else:
         # different entities: groups whose sources name the entity with distinct qualifiers
         clusters: list[list[ValueGroup]] = []

@@ -184,9 +184,13 @@ def test_prompt_injection_changes_nothing(tmp_path):
     build_index(dirty, paths=[d])
     q = "How many troops did North Korea send to Russia?"
     a, b = ask(Engine(clean), q), ask(Engine(dirty), q)
-    strip = [{k: v for k, v in c.items() if k != "message"} for c in a.conflicts]
-    assert [{k: v for k, v in c.items() if k != "message"} for c in b.conflicts] == strip
-    assert "42" not in b.answer and "evil" not in {c["doc_id"] for c in b.citations}
+    def values(ans):
+        return sorted((g.key, tuple(sorted(g.doc_ids))) for c in ans.conflicts for g in c.groups)
+
+    # the injected document adds no value (it may take a retrieval slot) and changes no flag
+    assert values(a) and set(values(b)) <= set(values(a)) and len(values(b)) >= len(values(a)) - 1
+    assert b.flag_kind == a.flag_kind
+    assert "42" not in b.answer and "evil" not in {c.doc_id for c in b.citations}
     # with an LLM, evidence goes in as quoted data and the model's claim of 42 is rejected
     with OllamaStandIn(["qwen2.5:3b-instruct"], reply="North Korea sent 42 soldiers [1].") as srv:
         e = Engine(dirty.model_copy(update={"llm": dirty.llm.model_copy(update={"ollama_host": srv.url})}))
