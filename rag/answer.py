@@ -21,7 +21,7 @@ from rag.errors import LLMError, RagError
 from rag.intent import Intent, analyse
 from rag.messages import t
 from rag.models import Answer, Citation, Comparison, Evidence, SourceReading
-from rag.reader import Sentence, document_sentences, entity_matches, read_source
+from rag.reader import Sentence, document_sentences, read_source
 from rag.retrieval import Filters
 from rag.text import detect_language
 from rag.validate import validate_citations
@@ -55,11 +55,11 @@ def check_question(q: str, limit: int) -> str:
 
 
 def read_sources(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: str
-                 ) -> tuple[list[SourceReading], list[Evidence], float, dict[str, Any]]:
+                 ) -> tuple[list[SourceReading], list[Evidence], float]:
     """Retrieve, read every retrieved document for the asked value and number the evidence.
 
     Returns:
-        ``(readings, evidence, best_similarity, info)``; evidence starts with the sentences that state
+        ``(readings, evidence, best_similarity)``; evidence starts with the sentences that state
         the readings' values, then the most similar other sentences.
     """
     settings = engine.settings.answer
@@ -76,20 +76,17 @@ def read_sources(engine: Any, intent: Intent, k: int, filters: Filters | None, l
     best_sim = max((s.sim for ss in sentences.values() for s in ss if s.chunk_id in hit_chunks), default=0.0)
     for d in doc_ids:
         doc = data.documents[d]
-        reading, _ = read_source(doc, sentences[d], intent, settings.reader, lang, vocab, best_sim)
+        reading = read_source(doc, sentences[d], intent, settings.reader, lang, vocab, best_sim)
         readings.append(reading)
         for s in sentences[d]:
             by_key[(d, s.start)] = s
-    named = [entity_matches(intent.entity_tokens, data.documents[d], vocab) for d in doc_ids]
-    info = {"entity_needed": max((n for _, n in named), default=0),
-            "entity_named": any(m >= n for m, n in named) if named else False}
     # evidence: stated values first (best first), then the most similar remaining sentences
     chosen: list[tuple[str, int]] = []
     for r in sorted((r for r in readings if r.says), key=lambda r: -r.score):
         chosen.append((r.doc_id, r.sentence_start or 0))
     rest = sorted((s for ss in sentences.values() for s in ss if s.chunk_id in hit_chunks), key=lambda s: -s.sim)
     for s in rest:
-        if len(chosen) >= max(settings.max_evidence, len(chosen)) and len(chosen) >= settings.max_evidence:
+        if len(chosen) >= settings.max_evidence:
             break
         if (s.doc_id, s.start) not in chosen and s.sim >= best_sim - 0.1:
             chosen.append((s.doc_id, s.start))
@@ -104,7 +101,7 @@ def read_sources(engine: Any, intent: Intent, k: int, filters: Filters | None, l
     for r in readings:
         if r.says:
             r.citation = cite.get((r.doc_id, r.sentence_start or 0))
-    return readings, evidence, best_sim, info
+    return readings, evidence, best_sim
 
 
 # ---------------------------------------------------------------- LLM prompt
@@ -183,7 +180,7 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
         notices.append(t("en", "unsupported_lang"))
     intent = analyse(question)
     k_ctx = max(k or settings.retrieval.k, 10)
-    readings, evidence, best_sim, info = read_sources(engine, intent, k_ctx, filters, lang)
+    readings, evidence, best_sim = read_sources(engine, intent, k_ctx, filters, lang)
     t_read = time.perf_counter()
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
     comparison = compare(readings, intent, lang, quotes, settings.answer.reader)
@@ -192,7 +189,7 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
     answerable = bool(evidence) and best_sim >= settings.answer.min_score
     reason = None if answerable else (f"best evidence similarity {best_sim:.3f} < answer.min_score "
                                       f"{settings.answer.min_score}" if evidence else "no evidence retrieved")
-    if answerable and info["entity_needed"] and not info["entity_named"]:
+    if answerable and readings and not any(r.names_entity for r in readings):
         answerable, reason = False, f"no retrieved source names {intent.entity}"
     if answerable and typed and comparison is None:
         answerable, reason = False, f"no source states a {intent.answer_type} for {intent.property_text or 'the question'}"

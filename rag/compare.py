@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
 
 from rag.config import ReaderSettings
 from rag.intent import Intent
 from rag.messages import t
 from rag.models import Comparison, SourceReading, Value, ValueGroup
 from rag.text import fold
-from rag.values import name_key, same_name
+from rag.values import iso_bounds, name_key, same_name
 
 _REL_TOL = 0.005  # two exact quantities within 0.5 % are one value (rounding, unit conversion)
 
@@ -51,24 +50,9 @@ def _interval(v: Value) -> tuple[float, float]:
             lo, hi = (v.number or 0.0) * (1 - _REL_TOL), (v.number or 0.0) * (1 + _REL_TOL)
         return lo, hi
     if v.kind == "date":
-        parts = v.key.split("/")
-        lo_d, hi_d = _date_bounds(parts[0])[0], _date_bounds(parts[-1])[1]
+        lo_d, hi_d = iso_bounds(v.key)
         return float(lo_d.toordinal()), float(hi_d.toordinal())
     return 0.0, 0.0
-
-
-def _date_bounds(iso: str) -> tuple[date, date]:
-    if iso.endswith("s"):
-        y = int(iso[:-1])
-        return date(y, 1, 1), date(y + 9, 12, 31)
-    p = [int(x) for x in iso.split("-")]
-    if len(p) == 3:
-        d = date(*p)
-        return d, d
-    if len(p) == 2:
-        nxt = date(p[0] + (p[1] == 12), p[1] % 12 + 1, 1)
-        return date(p[0], p[1], 1), date.fromordinal(nxt.toordinal() - 1)
-    return date(p[0], 1, 1), date(p[0], 12, 31)
 
 
 def _nested(a: Value, b: Value) -> bool:

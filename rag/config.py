@@ -115,6 +115,7 @@ class ServerSettings(_Section):
     corpus_dir: Path = Path("corpus")
     max_upload_mb: float = Field(5.0, gt=0)
     max_concurrent_llm: int = Field(1, ge=1)
+    examples: list[str] = Field(default_factory=list)  # example questions the chat UI offers for its corpus
 
 
 class Settings(BaseSettings):

@@ -10,7 +10,7 @@ from rag.config import Settings, load_settings
 from rag.embedding import Embedder, create_embedder
 from rag.errors import RagError
 from rag.indexer import IndexReport, build_index, check_compatible
-from rag.models import Hit
+from rag.models import Answer, Hit
 from rag.retrieval import Filters, Retriever
 from rag.store import IndexStore
 
@@ -83,7 +83,7 @@ class Engine:
         return self.retriever.search(query, k=k, filters=filters)
 
     def ask(self, question: str, llm: str | None = None, k: int | None = None, filters: Filters | None = None,
-            on_token: Any = None) -> Any:
+            on_token: Any = None) -> Answer:
         """Grounded answer with citations and figure conflicts; see :func:`rag.answer.ask`."""
         from rag.answer import ask
 

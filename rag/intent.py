@@ -7,6 +7,7 @@ comes from the question's own words and the language resources; nothing here kno
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Literal
 
@@ -38,9 +39,11 @@ class Intent(BaseModel):
 _WORD = re.compile(r"[\w][\w'’\-.]*[\w]|[\w]")
 
 
-def _stopwords() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """Function words of every language in the resources, folded."""
     r = resources()
-    return {fold(w) for ws in r["stopwords"].values() for w in ws}
+    return frozenset(fold(w) for ws in r["stopwords"].values() for w in ws)
 
 
 def _phrase_at(q: str, phrases: list[str]) -> re.Match[str] | None:
@@ -62,7 +65,7 @@ def analyse(question: str) -> Intent:
     lang = lang if lang in ("de", "en") else "en"
     q = question.strip()
     ql = q.lower()
-    stop = _stopwords()
+    stop = stopwords()
     intent = Intent(question=q, language=lang)
 
     # values the question itself names are never its answer ("the 2010 census", "94 Squadron")

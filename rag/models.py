@@ -118,6 +118,7 @@ class SourceReading(BaseModel):
     sentence_start: int | None = None
     sentence_end: int | None = None
     score: float = 0.0
+    names_entity: bool = True  # False: the source never names the asked entity
     entity_label: str | None = None  # how the source names the asked entity ("Furna (Brava)")
     attributed_to: str | None = None  # who the source says gave the value ("the Pentagon")
     copies: list[str] = Field(default_factory=list)  # doc ids of near-identical copies of this source

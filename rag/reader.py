@@ -9,6 +9,7 @@ exact span of the document text. Weights and thresholds are settings (``answer.r
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import ReaderSettings
-from rag.intent import Intent
+from rag.intent import Intent, stopwords
 from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
 from rag.text import detect_language, fold, stem
@@ -153,15 +154,6 @@ def _property_score(tokens: list[tuple[int, int, str]], a: int, b: int, props: s
     return best
 
 
-@dataclass
-class _Text:
-    text: str
-
-
-def sentences_text(doc: Document, sentences: list[Sentence]) -> list[_Text]:
-    return [_Text(doc.text[s.start:s.end]) for s in sentences]
-
-
 def _event_groups() -> list[tuple[str, set[str]]]:
     return [(name, {fold(w)[:6] for w in words}) for name, words in resources()["event_groups"].items()]
 
@@ -217,10 +209,10 @@ _DE_ARTICLE = re.compile(r"(?:^|\s)(?:der|die|das|den|dem|des|ein|eine|einen|ein
 
 def _name_candidates(text: str, intent: Intent, german: bool = False, doc_text: str = "") -> list[tuple[int, int, str]]:
     """Capitalised names and quoted titles in a sentence that are not the asked entity itself. In German,
-    where every noun is capitalised, a word after an article is a noun, not a name ("die Region Kursk")."""
+    where every noun is capitalised, a word after an article is a noun, not a name ("die Stadt Brünn")."""
     out = []
     ent = set(intent.entity_tokens)
-    stop = {fold(w) for ws in resources()["stopwords"].values() for w in ws}
+    stop = stopwords()
     for m in _NAME.finditer(text):
         span = m.group(0).rstrip(".")
         words = [fold(w) for w in re.findall(r"[\w']+", span)]
@@ -228,8 +220,6 @@ def _name_candidates(text: str, intent: Intent, german: bool = False, doc_text: 
         if not content or all(w in ent or stem(w) in {stem(e) for e in ent} for w in content):
             continue
         a = m.start()
-        if m.start() == 0 and len(words) == 1 and content[0] in stop:
-            continue
         if german:
             parts = span.split()
             while parts and (_DE_ARTICLE.search(text[:a]) or a == 0):
@@ -258,7 +248,7 @@ def _phrase_candidates(text: str, intent: Intent) -> list[tuple[int, int, str]]:
 
 
 def read_source(doc: Document, sentences: list[Sentence], intent: Intent, settings: ReaderSettings,
-                lang: str, vocabulary: set[str] | None, best_sim: float = 0.0) -> tuple[SourceReading, list[Candidate]]:
+                lang: str, vocabulary: set[str] | None, best_sim: float = 0.0) -> SourceReading:
     """Read one document for the asked value.
 
     Args:
@@ -272,15 +262,16 @@ def read_source(doc: Document, sentences: list[Sentence], intent: Intent, settin
             than ``settings.sentence_margin`` below it counts only if a property word stands near it.
 
     Returns:
-        ``(reading, candidates)``; ``reading.says`` is False with a ``reason`` when the source does not state
-        a value of the asked type about the asked entity.
+        The reading; ``says`` is False with a ``reason`` when the source does not state a value of the asked
+        type about the asked entity (and ``names_entity`` is False when it never names that entity).
     """
     reading = SourceReading(doc_id=doc.doc_id, title=doc.title, date=doc.date, source=doc.source)
     matched, needed = entity_matches(intent.entity_tokens, doc, vocabulary)
     reading.entity_label = entity_label(intent, doc)
     if needed and matched < needed - min(settings.entity_misses_allowed, needed - 1):
         reading.reason = "does not name " + (intent.entity or "the asked entity")
-        return reading, []
+        reading.names_entity = False
+        return reading
     props = set(intent.property_words)
     if intent.counted:
         props.add(stem(fold(intent.counted)))
@@ -289,7 +280,7 @@ def read_source(doc: Document, sentences: list[Sentence], intent: Intent, settin
     r = resources()
     life_words = {fold(w) for w in r["life_events"]["start"] + r["life_events"]["end"]}
     asked_events = {e for w in _TOKEN.findall(intent.question) if (e := event_of(w))}
-    asked_stems = {stem(fold(w)) for w in _TOKEN.findall(" ".join(d.text for d in sentences_text(doc, sentences)))
+    asked_stems = {stem(fold(w)) for s in sentences for w in _TOKEN.findall(doc.text[s.start:s.end])
                    if event_of(w) in asked_events} if asked_events else set()
     cands: list[Candidate] = []
     for s in sentences:
@@ -306,8 +297,6 @@ def read_source(doc: Document, sentences: list[Sentence], intent: Intent, settin
                     continue
                 if intent.dimension and q.dimension != intent.dimension:
                     continue
-                if not intent.dimension and q.dimension in ("duration",) and not props & {stem(fold(u)) for u in [q.unit or ""]}:
-                    pass
                 extra = settings.property_weight * _property_score(toks, q.start, q.end, props)
                 if counted:
                     after = _tokens(text[q.end:q.end + 40])[:3]
@@ -359,18 +348,18 @@ def read_source(doc: Document, sentences: list[Sentence], intent: Intent, settin
             cands.append(Candidate(v, s, base_score + extra))
     if not cands:
         reading.reason = "states no value of the asked type"
-        return reading, []
+        return reading
     cands.sort(key=lambda c: -c.score)
     best = cands[0]
     if best.sentence.sim < best_sim - settings.sentence_margin and best.score - best.sentence.sim <= settings.entity_weight:
         reading.reason = "its sentences with such values are not about the question"
-        return reading, cands
+        return reading
     reading.says = True
     reading.value = best.value
     reading.score = round(best.score, 4)
     reading.sentence_start, reading.sentence_end = best.sentence.start, best.sentence.end
     reading.attributed_to = attribution(doc.text[best.sentence.start:best.sentence.end])
-    return reading, cands
+    return reading
 
 
 def _is_life_span(text: str, d: DateValue) -> bool:
@@ -379,22 +368,22 @@ def _is_life_span(text: str, d: DateValue) -> bool:
     return "(" in before or bool(re.search(r"\b(?:born|died|b\.|d\.|geb\.|gest\.)", text, re.I))
 
 
-_ATTR_BEFORE = None
-_ATTR_AFTER = None
+@functools.lru_cache(maxsize=1)
+def _attribution_patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    r = resources()
+    alt = "|".join(re.escape(w) for w in sorted(r["attribution_before"], key=len, reverse=True))
+    before = re.compile(rf"\b(?:{alt})\s+(?P<who>(?:the |der |die |das |dem |den )?[^,.;:()]{{2,60}}?)"
+                        r"(?=,|\.|;|:| (?:hat|habe|haben|sind|seien|sei|wurden?|have|has|were|was|had|is)\b|$)", re.I)
+    alt2 = "|".join(re.escape(w) for w in sorted(r["attribution_after"], key=len, reverse=True))
+    after = re.compile(r"(?:^|[,;]\s*)(?P<who>(?:[Tt]he |[Dd]er |[Dd]ie |[Dd]as )?[A-ZÄÖÜ][^,.;:()]{2,60}?)"
+                       rf"\s+(?:{alt2})\b")
+    return before, after
 
 
 def attribution(sentence: str) -> str | None:
     """Who the sentence says gave its figure: "according to X", "laut X", "X said", "X zufolge"."""
-    global _ATTR_BEFORE, _ATTR_AFTER
-    if _ATTR_BEFORE is None:
-        r = resources()
-        alt = "|".join(re.escape(w) for w in sorted(r["attribution_before"], key=len, reverse=True))
-        _ATTR_BEFORE = re.compile(rf"\b(?:{alt})\s+(?P<who>(?:the |der |die |das |dem |den )?[^,.;:()]{{2,60}}?)"
-                                  r"(?=,|\.|;|:| (?:hat|habe|haben|sind|seien|sei|wurden?|have|has|were|was|had|is)\b|$)", re.I)
-        alt2 = "|".join(re.escape(w) for w in sorted(r["attribution_after"], key=len, reverse=True))
-        _ATTR_AFTER = re.compile(r"(?:^|[,;]\s*)(?P<who>(?:[Tt]he |[Dd]er |[Dd]ie |[Dd]as )?[A-ZÄÖÜ][^,.;:()]{2,60}?)"
-                                 rf"\s+(?:{alt2})\b")
-    m = _ATTR_BEFORE.search(sentence) or _ATTR_AFTER.search(sentence)
+    before, after = _attribution_patterns()
+    m = before.search(sentence) or after.search(sentence)
     if not m:
         return None
     who = m.group("who").strip()

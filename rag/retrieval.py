@@ -4,7 +4,7 @@ fused with weighted reciprocal-rank fusion; filters by document, source and date
 Why four signals: the multilingual model carries cross-lingual meaning; scoring the best sentence
 inside a chunk catches a precise answer diluted in a long chunk; BM25 rewards exact German terms
 (weighted low so it does not drag English questions over German text down); names and numbers are
-language-independent anchors ("Kursk", "10.000" = "10,000").
+language-independent anchors (place names, "10.000" = "10,000").
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class Retriever:
 
     def vocabulary(self) -> set[str]:
         """Every lexical token of the corpus (folded, lightly stemmed), e.g. to know which names it spells."""
-        return set(self._vocab) if self._bm25 is not None else set()
+        return self._vocab if self._bm25 is not None else set()
 
     # ------------------------------------------------------------ filters
     def _mask(self, f: Filters | None) -> np.ndarray | None:

@@ -347,8 +347,22 @@ def _month_year_spans(text: str) -> list[tuple[int, int, int, int]]:
     return [(m.start(), m.end(), int(m.group("y")), _MONTHS[m.group("mn").lower()]) for m in _MONTH_YEAR.finditer(text)]
 
 
-def _month_end(y: int, m: int) -> date:
-    return date(y + (m == 12), m % 12 + 1, 1).fromordinal(date(y + (m == 12), m % 12 + 1, 1).toordinal() - 1)
+def iso_bounds(iso: str) -> tuple[date, date]:
+    """First and last day of an ISO period: a day, a month ("2013-03"), a year, a decade ("1880s") or a
+    range ("1884/1886")."""
+    if "/" in iso:
+        a, b = iso.split("/", 1)
+        return iso_bounds(a)[0], iso_bounds(b)[1]
+    if iso.endswith("s"):
+        y = int(iso[:-1])
+        return date(y, 1, 1), date(y + 9, 12, 31)
+    p = [int(x) for x in iso.split("-")]
+    if len(p) == 3:
+        return date(*p), date(*p)
+    if len(p) == 2:
+        nxt = date(p[0] + (p[1] == 12), p[1] % 12 + 1, 1)
+        return date(p[0], p[1], 1), date.fromordinal(nxt.toordinal() - 1)
+    return date(p[0], 1, 1), date(p[0], 12, 31)
 
 
 def find_date_values(text: str) -> list[DateValue]:
@@ -365,8 +379,8 @@ def find_date_values(text: str) -> list[DateValue]:
     for a, b, y, mo in _month_year_spans(text):
         if any(x <= a < z or x < b <= z for x, z in taken):
             continue
-        out.append(DateValue(iso=f"{y:04d}-{mo:02d}", precision="month", low=date(y, mo, 1), high=_month_end(y, mo),
-                             start=a, end=b, text=text[a:b]))
+        iso = f"{y:04d}-{mo:02d}"
+        out.append(DateValue(iso, "month", *iso_bounds(iso), start=a, end=b, text=text[a:b]))
         taken.append((a, b))
     for m in _YEAR_RANGE.finditer(text):
         y1, y2 = int(m.group("a")), m.group("b")
@@ -404,7 +418,6 @@ def find_date_values(text: str) -> list[DateValue]:
                 and re.fullmatch(r"\s*(?:[-–—]|to|bis|until)\s*", text[prev.end:d.start]) and prev.low < d.low:
             merged[-1] = DateValue(iso=f"{prev.iso}/{d.iso}", precision="range", low=prev.low, high=d.high,
                                    start=prev.start, end=d.end, text=text[prev.start:d.end])
-            merged[-1].extras_parts = (prev, d)  # type: ignore[attr-defined]
             continue
         merged.append(d)
     return merged
@@ -420,7 +433,7 @@ _TRANSLIT = [("tsch", "ch"), ("sch", "sh"), ("zh", "j"), ("kh", "h"), ("ck", "k"
 def name_key(name: str) -> str:
     """A spelling-insensitive key for a name: transliterated to ASCII, lowercased, hyphens and
     punctuation dropped, and German/English transcription differences folded
-    (Tscherniak ~ Cherniak, Selenskyj ~ Zelensky, Kim Jong-un ~ Kim Jong Un)."""
+    (Tschaikowski ~ Tchaikovsky, Jelzin ~ Yeltsin, Jong-un ~ Jong Un)."""
     from anyascii import anyascii
 
     s = fold(anyascii(name)).lower()

@@ -27,8 +27,6 @@ LABELS = {
            "open": "Artikel öffnen", "no_figs": "Keine Zahlen zu dieser Frage.", "placeholder": "Fragen Sie zu den Nachrichten…",
            "ollama_model": "Ollama-Modell", "doc_language": "Artikelsprache"},
 }
-EXAMPLES = ["How many troops were sent?", "Wie viele Soldaten hat Nordkorea entsandt?",
-            "When did the treaty enter into force?"]
 CSS = """
 .flag {background:#fdecea;border-left:4px solid #c0392b;padding:8px 12px;margin:6px 0;border-radius:4px;color:#7b241c}
 .ev {border:1px solid #ddd;border-radius:6px;padding:8px;margin:6px 0;font-size:0.92em}
@@ -227,7 +225,8 @@ def build_ui(service: Any) -> gr.Blocks:
                 with gr.Row():
                     box = gr.Textbox(label=lab["question"], placeholder=lab["placeholder"], scale=5, elem_id="question")
                     ask_btn = gr.Button(lab["ask"], variant="primary", scale=1, elem_id="ask")
-                gr.Examples(EXAMPLES, inputs=box)
+                if service.settings.server.examples:
+                    gr.Examples(service.settings.server.examples, inputs=box)
             with gr.Column(scale=2, min_width=300, elem_classes="side"):
                 with gr.Tab(lab["figures"], elem_id="tab-figures"):
                     figs = gr.HTML("<i>–</i>", elem_id="figures")
