@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from rag.compare import compare
@@ -21,7 +22,7 @@ from rag.errors import LLMError, RagError
 from rag.intent import Intent, analyse
 from rag.messages import t
 from rag.models import Answer, Citation, Comparison, Evidence, SourceReading
-from rag.reader import Sentence, document_sentences, read_source
+from rag.reader import DocumentReading, Sentence, decide, document_sentences, prepare_documents
 from rag.retrieval import Filters
 from rag.text import detect_language
 from rag.validate import validate_citations
@@ -54,14 +55,24 @@ def check_question(q: str, limit: int) -> str:
 # ---------------------------------------------------------------- reading the sources
 
 
-def read_sources(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: str
-                 ) -> tuple[list[SourceReading], list[Evidence], float]:
-    """Retrieve, read every retrieved document for the asked value and number the evidence.
+@dataclass
+class Gathered:
+    """What retrieval and the reader's preparation produced for one question (before any decision)."""
 
-    Returns:
-        ``(readings, evidence, best_similarity)``; evidence starts with the sentences that state
-        the readings' values, then the most similar other sentences.
-    """
+    intent: Intent
+    lang: str
+    kind: str
+    work: list[DocumentReading]
+    sentences: dict[str, list[Sentence]]
+    hit_chunks: set[str]
+    best_sim: float
+    documents: dict[str, Any]
+
+
+def gather(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: str,
+           embed: Callable[[Any], Any] | None = None) -> Gathered:
+    """Retrieve, and prepare every retrieved document (up to ``answer.reader.max_sources``) for reading.
+    ``embed`` embeds the candidates' clauses (default: the engine's model, with its in-memory cache)."""
     settings = engine.settings.answer
     retr = engine.retriever
     qv = engine.embedder.embed_queries([intent.question])[0]
@@ -70,30 +81,40 @@ def read_sources(engine: Any, intent: Intent, k: int, filters: Filters | None, l
     doc_ids = list(dict.fromkeys(h.doc_id for h in hits))[: settings.reader.max_sources]
     sentences = document_sentences(retr, doc_ids, qv)
     hit_chunks = {h.chunk_id for h in hits}
-    vocab = retr.vocabulary()
-    readings: list[SourceReading] = []
-    by_key: dict[tuple[str, int], Sentence] = {}
     best_sim = max((s.sim for ss in sentences.values() for s in ss if s.chunk_id in hit_chunks), default=0.0)
-    for d in doc_ids:
-        doc = data.documents[d]
-        reading = read_source(doc, sentences[d], intent, settings.reader, lang, vocab, best_sim)
-        readings.append(reading)
-        for s in sentences[d]:
-            by_key[(d, s.start)] = s
-    # evidence: stated values first (best first), then the most similar remaining sentences
+    kind, work = prepare_documents([data.documents[d] for d in doc_ids], sentences, intent, settings.reader, lang,
+                                   retr.idf, best_sim, qv, embed or engine.embed_clauses,
+                                   engine.embedder.embed_queries)
+    return Gathered(intent, lang, kind, work, sentences, hit_chunks, best_sim, data.documents)
+
+
+def read_sources(g: Gathered, settings: Any) -> tuple[list[SourceReading], list[Evidence]]:
+    """Decide what every prepared document says and number the evidence.
+
+    Returns:
+        ``(readings, evidence)``; evidence starts with the sentences that state the readings' values
+        (most confident first), then the most similar other sentences.
+    """
+    readings = decide(g.work, g.kind, settings.reader)
+    by_key: dict[tuple[str, int], Sentence] = {(d, s.start): s for d, ss in g.sentences.items() for s in ss}
     chosen: list[tuple[str, int]] = []
     for r in sorted((r for r in readings if r.says), key=lambda r: -r.score):
         chosen.append((r.doc_id, r.sentence_start or 0))
-    rest = sorted((s for ss in sentences.values() for s in ss if s.chunk_id in hit_chunks), key=lambda s: -s.sim)
+    if not chosen:  # nobody says: the sentences that hold the likeliest values come first
+        best = [(max(d.candidates, key=lambda c: c.choice), r) for d, r in zip(g.work, readings, strict=True)
+                if d.candidates]
+        for c, r in sorted(best, key=lambda cr: -cr[1].confidence)[:2]:
+            chosen.append((r.doc_id, c.sentence.start))
+    rest = sorted((s for ss in g.sentences.values() for s in ss if s.chunk_id in g.hit_chunks), key=lambda s: -s.sim)
     for s in rest:
         if len(chosen) >= settings.max_evidence:
             break
-        if (s.doc_id, s.start) not in chosen and s.sim >= best_sim - 0.1:
+        if (s.doc_id, s.start) not in chosen and s.sim >= g.best_sim - 0.1:
             chosen.append((s.doc_id, s.start))
     evidence = []
     for n, key in enumerate(chosen, start=1):
         s = by_key[key]
-        doc = data.documents[key[0]]
+        doc = g.documents[key[0]]
         evidence.append(Evidence(n=n, doc_id=doc.doc_id, chunk_id=s.chunk_id, title=doc.title, date=doc.date,
                                  source=doc.source, quote=doc.text[s.start:s.end], start=s.start, end=s.end,
                                  score=round(s.sim, 4), chunk_start=s.chunk_start, chunk_end=s.chunk_end))
@@ -101,7 +122,7 @@ def read_sources(engine: Any, intent: Intent, k: int, filters: Filters | None, l
     for r in readings:
         if r.says:
             r.citation = cite.get((r.doc_id, r.sentence_start or 0))
-    return readings, evidence, best_sim
+    return readings, evidence
 
 
 # ---------------------------------------------------------------- LLM prompt
@@ -179,8 +200,21 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
     if detect_language(question) not in ("de", "en", "und"):
         notices.append(t("en", "unsupported_lang"))
     intent = analyse(question)
-    k_ctx = max(k or settings.retrieval.k, 10)
-    readings, evidence, best_sim = read_sources(engine, intent, k_ctx, filters, lang)
+    g = gather(engine, intent, max(k or settings.retrieval.k, 10), filters, lang)
+    return answer_from(engine, g, backend_name, notices, t0, on_token, on_evidence)
+
+
+def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: list[str] | None = None,
+                t0: float | None = None, on_token: TokenCallback | None = None,
+                on_evidence: Callable[[Answer], None] | None = None) -> Answer:
+    """The rest of :func:`ask` once the sources are gathered: read, compare, compose, validate (and phrase
+    with the LLM). Evaluation calls it again on one gathering with other reader settings."""
+    t0 = time.perf_counter() if t0 is None else t0
+    settings = engine.settings
+    intent, lang, question = g.intent, g.lang, g.intent.question
+    notices = list(notices or [])
+    readings, evidence = read_sources(g, settings.answer)
+    best_sim = g.best_sim
     t_read = time.perf_counter()
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
     comparison = compare(readings, intent, lang, quotes, settings.answer.reader)

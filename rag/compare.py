@@ -154,10 +154,25 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     vgroups.sort(key=lambda g: (-g.independent_sources, min(g.citations or [999])))
     what = property_label(intent, lang)
     # vague amounts ("thousands", "Zehntausende") are listed but never make a disagreement on their own
-    # ... and neither do values read with much weaker evidence than the best reading
-    top = max(r.score for r in says)
-    strong = {r.doc_id for r in says if r.score >= top - settings.conflict_margin}
-    decisive = [g for g in vgroups if g.value.qualifier != "vague" and strong & set(g.doc_ids)] or vgroups[:1]
+    # ... and neither do values the reader is unsure of (confidence below reader.flag_confidence)
+    conf = {r.doc_id: r.confidence for r in says}
+    # decisive: confident in absolute terms, or nearly as confident as the best reading of this question
+    bar = min(settings.flag_confidence, settings.relative_flag_confidence * max(conf.values()))
+    strong = {d for d, c in conf.items() if c >= bar}
+    decisive = [g for g in vgroups if g.value.qualifier != "vague" and strong & set(g.doc_ids)]
+    # a less certain value still counts when its source names the entity with a qualifier of its own
+    # ("Lawrence, Rusk County" beside "Lawrence, Brown County"): another thing of that name
+    labels = [g.entity_label for g in decisive if g.entity_label]
+    for g in vgroups:
+        if g in decisive or g.value.qualifier == "vague" or not labels or not g.entity_label:
+            continue
+        if max(conf[d] for d in g.doc_ids) >= settings.entity_flag_confidence and \
+                all(distinct_labels(g.entity_label, lab) for lab in labels):
+            decisive.append(g)
+    decisive = decisive or vgroups[:1]
+    for g in vgroups:
+        g.decisive = g in decisive
+        g.confidence = round(max(conf[d] for d in g.doc_ids), 4)
     if len(decisive) < len(vgroups):
         vgroups = decisive + [g for g in vgroups if g not in decisive]
     pairs = [(a, b) for a in decisive for b in decisive if a is not b]

@@ -50,6 +50,9 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
         if notes:
             text += " (" + "; ".join(notes) + ")"
         text += "."
+        unsure = [g for g in groups[1:] if not g.decisive and g.value.qualifier != "vague"]
+        if unsure:
+            text += " " + t(lang, "less_certain", values="; ".join(_with_refs(g) for g in unsure)) + "."
         if intent.answer_type in ("name", "text", "person", "place"):
             cited = [e for e in evidence if e.n in first.citations][:1]
             if cited:

@@ -87,19 +87,20 @@ class LLMSettings(_Section):
 
 
 class ReaderSettings(_Section):
-    """Weights and thresholds of the per-source reader (rag/reader.py); tuned on the development parts only."""
+    """The per-source reader (rag/reader.py) and the comparison (rag/compare.py); tuned on the development
+    parts only (see the README's RAMDocs table)."""
 
-    max_sources: int = Field(8, ge=1, le=50)
-    property_weight: float = Field(0.06, ge=0)
-    entity_weight: float = Field(0.02, ge=0)
-    counted_weight: float = Field(0.04, ge=0)
-    year_penalty: float = Field(0.08, ge=0)
-    increment_penalty: float = Field(0.05, ge=0)
-    vague_penalty: float = Field(0.03, ge=0)
-    sentence_margin: float = Field(0.04, ge=0, le=1)  # a value's sentence must be this close to the best sentence
-    entity_misses_allowed: int = Field(0, ge=0)
-    duplicate_similarity: float = Field(0.8, ge=0, le=1)
-    conflict_margin: float = Field(0.04, ge=0, le=1)  # a value more than this below the best reading is listed, not flagged
+    max_sources: int = Field(8, ge=1, le=50)  # documents read per question (the best retrieved ones)
+    model_path: Path | None = None  # reader model (null = rag/resources/reader_model.json)
+    require_distinctive_name: bool = True  # a source must name the question's rarest entity word (titles aside)
+    window_candidates: int = Field(4, ge=1, le=50)  # candidates per document whose clause is embedded (stage two)
+    min_confidence: float = Field(0.3, ge=0, le=1)  # a source "says" a value only at this probability or above ...
+    min_confidence_name: float = Field(0.3, ge=0, le=1)  # ... for names (persons, places, titles) this one
+    flag_confidence: float = Field(0.6, ge=0, le=1)  # a value below this is listed, but never raises a flag ...
+    relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... or unless it reaches this share of the best one
+    entity_flag_confidence: float = Field(0.3, ge=0, le=1)  # ... unless its source names the entity distinctly
+    consensus_margin: float = Field(3.0, ge=0)  # a source's runner-up value this close to its choice may agree with others
+    duplicate_similarity: float = Field(0.8, ge=0, le=1)  # cited sentences this similar (Jaccard) are one text
 
 
 class AnswerSettings(_Section):

@@ -18,11 +18,14 @@ from rag.store import IndexStore
 class Engine:
     """A loaded index with its embedding model; search and (see :mod:`rag.answer`) ask."""
 
+    CLAUSE_CACHE_SIZE = 50_000  # clause vectors kept in memory (384 floats each: about 75 MB at most)
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.RLock()
         self._retriever: Retriever | None = None
         self._embedder: Embedder | None = None
+        self._clause_cache: dict[str, Any] = {}
 
     @classmethod
     def open(cls, path: str | Path | None = None, settings: Settings | None = None, **overrides: Any) -> Engine:
@@ -44,6 +47,21 @@ class Engine:
         if self._embedder is None:
             self._embedder = create_embedder(self.settings.embedding)
         return self._embedder
+
+    def embed_clauses(self, texts: Any) -> Any:
+        """Passage vectors for short clauses (the reader's stage two), remembered in memory: the same
+        article's clauses come back for related questions."""
+        import numpy as np
+
+        texts = list(texts)
+        todo = [t for t in dict.fromkeys(texts) if t not in self._clause_cache]
+        if todo:
+            vecs = self.embedder.embed_passages(todo)
+            with self._lock:
+                if len(self._clause_cache) + len(todo) > self.CLAUSE_CACHE_SIZE:
+                    self._clause_cache.clear()
+                self._clause_cache.update(zip(todo, vecs, strict=True))
+        return np.stack([self._clause_cache[t] for t in texts]) if texts else np.zeros((0, self.embedder.dim), np.float32)
 
     @property
     def retriever(self) -> Retriever:

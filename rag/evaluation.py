@@ -39,7 +39,16 @@ class Question:
     conflict: bool = False
     answer_spans: list[tuple[str, int, int]] = field(default_factory=list)  # SQuAD: (doc_id, start, end)
     extra: dict[str, Any] = field(default_factory=dict)
-    exclude: list[str] = field(default_factory=list)  # documents hidden from this question (RAMDocs variants)
+    exclude: list[str] = field(default_factory=list)  # documents hidden from this question (RAMDocs copies)
+    only: list[str] = field(default_factory=list)  # the only documents this question sees (RAMDocs variants)
+
+    def filters(self) -> Any:
+        """The retrieval filters that give this question its own view of the corpus."""
+        from rag.retrieval import Filters
+
+        if not self.only and not self.exclude:
+            return None
+        return Filters(doc_ids=self.only or None, exclude_doc_ids=self.exclude or None)
 
 
 @dataclass
@@ -152,9 +161,9 @@ def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: in
     ``disambig_entity``): all documents of all questions form one corpus.
 
     The gold conflict of a question is "its non-noise documents state different answers". With ``variants``,
-    each question also yields two agreeing variants that must not be flagged: one that sees only the
-    ``correct`` documents of its best-supported gold answer, and one that sees those plus a second copy of
-    one of them.
+    each question also yields two agreeing variants that must not be flagged: one whose corpus is only the
+    ``correct`` documents of its best-supported gold answer, and one whose corpus is those plus a second
+    copy of one of them.
     """
     docs: list[Document] = []
     qs: list[Question] = []
@@ -177,16 +186,16 @@ def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: in
             raise RagError(f"{path} line {i}: not a RAMDocs record (needs question, documents [{{text, type, answer}}], "
                            f"gold_answers)") from None
         rows.append(row)
-    for qi, row in enumerate(rows):
-        if not part_of(qi, part):
-            continue
-        ids = []
+    for qi, row in enumerate(rows):  # every question's documents form one corpus, whichever part is asked
         for j, d in enumerate(row["documents"]):
             doc_id = f"rd{qi:03d}_{j:02d}"
-            ids.append(doc_id)
             docs.append(Document(doc_id=doc_id, path=f"{path}#{doc_id}", text=d["text"], language="en",
                                  content_hash=hashlib.sha256(d["text"].encode()).hexdigest(), format="ramdocs",
                                  segments=[Span(start=0, end=len(d["text"]))]))
+    for qi, row in enumerate(rows):
+        if not part_of(qi, part):
+            continue
+        ids = [f"rd{qi:03d}_{j:02d}" for j in range(len(row["documents"]))]
         stated = [str(d["answer"]) for d in row["documents"] if d["type"] != "noise"]
         conflict = len({_norm(a) for a in stated}) > 1
         has_misinfo = any(d["type"] == "misinfo" for d in row["documents"])
@@ -206,10 +215,9 @@ def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: in
         best = max(by_answer, key=lambda a: len(by_answer[a]))
         keep = by_answer[best]
         answer = next(str(d["answer"]) for j, d in enumerate(row["documents"]) if ids[j] == keep[0])
-        hide = [x for x in ids if x not in keep]
         vextra = dict(extra, cause="none", variant="correct-only")
         qs.append(Question(id=f"rd{qi:03d}-agree", question=row["question"], answers=[answer], sources=keep,
-                           conflict=False, extra=vextra, exclude=hide))
+                           conflict=False, extra=vextra, only=keep))
         dup = f"rd{qi:03d}_copy"
         src = next(d for j, d in enumerate(row["documents"]) if ids[j] == keep[0])
         docs.append(Document(doc_id=dup, path=f"{path}#{dup}", text=src["text"], language="en",
@@ -217,7 +225,7 @@ def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: in
                              segments=[Span(start=0, end=len(src["text"]))]))
         dup_ids.append(dup)
         qs.append(Question(id=f"rd{qi:03d}-copy", question=row["question"], answers=[answer], sources=keep + [dup],
-                           conflict=False, extra=dict(extra, cause="none", variant="copied"), exclude=hide))
+                           conflict=False, extra=dict(extra, cause="none", variant="copied"), only=keep + [dup]))
     if not qs:
         raise RagError(f"{path}: no questions")
     for q in qs:  # a copy is visible only to its own variant
@@ -324,7 +332,6 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
     from rag.answer import ask
     from rag.engine import Engine
     from rag.indexer import build_index
-    from rag.retrieval import Filters
 
     ctx = contextlib.nullcontext(None) if index_name else tempfile.TemporaryDirectory(prefix="rag-eval-", dir=index_root)
     with ctx as tmp:
@@ -353,7 +360,7 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
         results = []
         for i, q in enumerate(dataset.questions):
             t = time.perf_counter()
-            filt = Filters(exclude_doc_ids=q.exclude) if q.exclude else None
+            filt = q.filters()
             hits = engine.search(q.question, k=k, filters=filt)
             t_search = time.perf_counter() - t
             rel = [_relevant(h, q) for h in hits]

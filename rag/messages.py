@@ -25,6 +25,7 @@ TEXT = {
         "entities_flag": "Sources describe different things named {entity}: {values}",
         "one_says": "one source says {value}",
         "others_say": "other sources say {values}",
+        "less_certain": "Read with less certainty: {values}",
         "not_say": "The sources do not say {what}.",
         "not_say_plain": "The sources do not say.",
         "nearby": " Nearby, they say: ",
@@ -57,6 +58,7 @@ TEXT = {
         "entities_flag": "Die Quellen beschreiben Verschiedenes mit dem Namen {entity}: {values}",
         "one_says": "eine Quelle nennt {value}",
         "others_say": "andere Quellen nennen {values}",
+        "less_certain": "Weniger sicher gelesen: {values}",
         "not_say": "Die Quellen enthalten keine Angabe {what}.",
         "not_say_plain": "Die Quellen enthalten keine Angabe dazu.",
         "nearby": " In der Nähe steht: ",
@@ -101,9 +103,13 @@ def format_number(x: float, lang: str) -> str:
         return "∞"
     big = [(1e12, "trillion", "Billionen"), (1e9, "billion", "Milliarden"), (1e6, "million", "Millionen")]
     for scale, en, de in big:
-        if abs(x) >= scale and round(x / scale, 2) * scale == round(x, -4):
-            v = format_number(round(x / scale, 2), lang)
-            return f"{v} {de if lang == 'de' else en}"
+        q = x / scale
+        if abs(x) >= scale and abs(q) < 1000 and abs(q - round(q, 2)) <= 1e-9 * abs(q):
+            return f"{_plain_number(round(q, 2), lang)} {de if lang == 'de' else en}"
+    return _plain_number(x, lang)
+
+
+def _plain_number(x: float, lang: str) -> str:
     if float(x).is_integer():
         s = f"{int(x):,}"
     else:

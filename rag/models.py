@@ -118,6 +118,7 @@ class SourceReading(BaseModel):
     sentence_start: int | None = None
     sentence_end: int | None = None
     score: float = 0.0
+    confidence: float = 0.0  # the reader's probability for its best candidate (also when it does not say)
     names_entity: bool = True  # False: the source never names the asked entity
     entity_label: str | None = None  # how the source names the asked entity ("Furna (Brava)")
     attributed_to: str | None = None  # who the source says gave the value ("the Pentagon")
@@ -136,6 +137,8 @@ class ValueGroup(BaseModel):
     independent_sources: int  # copies of one text count once
     entity_label: str | None = None
     attributed_to: list[str] = Field(default_factory=list)
+    decisive: bool = True  # False: read with too little confidence to count in the comparison (listed only)
+    confidence: float = 0.0  # the best reading confidence among its sources
 
 
 class Comparison(BaseModel):

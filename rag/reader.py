@@ -1,18 +1,29 @@
 """Per-source reading: for each retrieved document, the best value of the asked type that it states
 about the asked entity and property, or "this source does not say".
 
-A source is read sentence by sentence. A sentence counts by its similarity to the question (sentence
-vectors from the index), by the question's property words near the candidate ("its *population* was
-495") and by naming the asked entity. Candidates are typed values from :mod:`rag.values`, each an
-exact span of the document text. Weights and thresholds are settings (``answer.reader``).
+A document is read sentence by sentence. Every typed value in it (:mod:`rag.values`: amounts, dates,
+names) is a *candidate*, an exact span of the document text, described by general features: how
+similar its sentence and its clause are to the question (the embedding model, so paraphrases and other
+languages count), how near the question's property words stand ("its *population* was 495"), whether
+the sentence and the document name the asked entity, whether the clause names the asked event
+("founded" vs "born"), and the value's own shape (a year, a vague amount, a range, a table row).
+
+A small logistic model per kind of value (quantity, date, name) turns the features into the probability
+that the candidate answers the question. Its weights are learned from the *tune* parts of RAMDocs and
+XQuAD only (``tools/train_reader.py`` writes ``rag/resources/reader_model.json``); nothing in it names a
+topic. Reading runs in two stages: all candidates are scored on the cheap features, then the best few
+of each document get their clause embedded and are scored again with the clause similarity.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,6 +34,8 @@ from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
 from rag.text import detect_language, fold, stem
 from rag.values import DateValue, Quantity, find_date_values, find_quantities, name_key, resources
+
+MODEL_FILE = Path(__file__).with_name("resources") / "reader_model.json"
 
 
 @dataclass
@@ -40,17 +53,88 @@ class Sentence:
 
 @dataclass
 class Candidate:
+    """One typed value in a sentence, with the features the model scores."""
+
     value: Value
     sentence: Sentence
-    score: float
+    features: dict[str, float]
+    window: str  # the clause around the value (embedded in stage two)
+    tight: str = ""  # the value with the three words either side (embedded in stage two)
+    neighbours: tuple[str, ...] = ()  # the nearest content word before and after the value (embedded in stage two)
+    logit1: float = 0.0
+    choice: float = 0.0  # stage-two ranking score among the document's candidates
 
 
-_TOKEN = re.compile(r"[\w][\w'’\-]*")
+@dataclass
+class DocumentReading:
+    """A document's candidates while it is being read."""
+
+    doc: Document
+    reading: SourceReading
+    candidates: list[Candidate] = field(default_factory=list)
 
 
-def _tokens(text: str) -> list[tuple[int, int, str]]:
-    return [(m.start(), m.end(), stem(fold(m.group(0)))) for m in _TOKEN.finditer(text)]
+# ---------------------------------------------------------------- model
 
+def model_kind(answer_type: str) -> str:
+    """The model that scores an answer type: ``quantity``, ``date`` or ``name`` (persons, places, names, text)."""
+    return answer_type if answer_type in ("quantity", "date") else "name"
+
+
+class ReaderModel:
+    """Logistic models per kind and stage: ``p = sigmoid(w · standardised(features) + b)``."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.meta = data.get("meta", {})
+        self._models: dict[tuple[str, str], tuple[list[str], np.ndarray, np.ndarray, np.ndarray, float]] = {}
+        for kind, stages in data.get("models", {}).items():
+            for stage, m in stages.items():
+                self._models[(kind, stage)] = (list(m["features"]), np.asarray(m["mean"], float),
+                                               np.asarray(m["scale"], float), np.asarray(m["weights"], float),
+                                               float(m["bias"]))
+
+    @classmethod
+    @functools.lru_cache(maxsize=4)
+    def load(cls, path: str | None = None) -> ReaderModel:
+        """The bundled model (or the file ``path``); an empty model if none exists yet (training bootstrap)."""
+        p = Path(path) if path else MODEL_FILE
+        if not p.is_file():
+            if path:
+                from rag.errors import ConfigError
+
+                raise ConfigError(f"setting 'answer.reader.model_path': no reader model at {p}")
+            return cls({})
+        try:
+            return cls(json.loads(p.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError) as exc:
+            from rag.errors import ConfigError
+
+            raise ConfigError(f"{p}: not a reader model ({exc})") from None
+
+    def has(self, kind: str, stage: str) -> bool:
+        return (kind, stage) in self._models
+
+    def logit(self, kind: str, stage: str, feats: dict[str, float]) -> float:
+        """The model's logit for one candidate; without a trained model, a neutral hand-set score."""
+        m = self._models.get((kind, stage))
+        if m is None:
+            return _fallback_logit(feats)
+        names, mean, scale, w, b = m
+        x = (np.asarray([feats.get(n, 0.0) for n in names]) - mean) / scale
+        return float(x @ w + b)
+
+
+def _fallback_logit(f: dict[str, float]) -> float:
+    """Used only before a model is trained: sentence and clause similarity with the property nearby."""
+    return 10 * (f.get("sim", 0.0) - 0.8) + 10 * (f.get("wsim", f.get("sim", 0.0)) - 0.8) + 2 * f.get("prop_near", 0.0) \
+        + f.get("ent_sent", 0.0) - 2 * f.get("year_like", 0.0) - f.get("vague", 0.0)
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, x))))
+
+
+# ---------------------------------------------------------------- sentences
 
 def document_sentences(retriever: Any, doc_ids: list[str], qv: np.ndarray) -> dict[str, list[Sentence]]:
     """All sentences of the given documents' chunks with their cosine to the question vector."""
@@ -74,26 +158,56 @@ def document_sentences(retriever: Any, doc_ids: list[str], qv: np.ndarray) -> di
 
 # ---------------------------------------------------------------- entity
 
+_TOKEN = re.compile(r"[\w][\w'’\-]*")
 
-def entity_matches(intent_tokens: list[str], doc: Document, vocabulary: set[str] | None) -> tuple[int, int]:
-    """``(matched, needed)``: how many of the question's entity tokens the document names.
 
-    Only tokens that occur somewhere in the corpus are needed: a name the archive never spells that way
-    (an English exonym over German articles) cannot decide about-ness.
+def _tokens(text: str) -> list[tuple[int, int, str]]:
+    return [(m.start(), m.end(), stem(fold(m.group(0)))) for m in _TOKEN.finditer(text)]
+
+
+IdfFn = Callable[[str], float]
+
+
+@functools.lru_cache(maxsize=1)
+def _titles() -> frozenset[str]:
+    return frozenset(fold(w) for w in resources()["titles"])
+
+
+def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None) -> tuple[float, float, float, str | None]:
+    """How well a document names the asked entity, weighting each of the question's entity tokens by how
+    rare it is in the corpus.
+
+    Returns:
+        ``(matched, needed, missing, distinctive)``: idf sums of the tokens it names and of all needed
+        tokens, the largest idf of a token it lacks, and the question's most distinctive token (the rarest
+        that is not a title such as "Justice") if the document lacks it, else ``None``. Tokens the corpus
+        never uses (an English exonym over German articles) cannot decide about-ness and are not needed.
     """
-    words = {stem(fold(w)) for w in _TOKEN.findall(doc.title + " " + doc.text)}
-    raw = {fold(w) for w in _TOKEN.findall(doc.title + " " + doc.text)}
-    needed = matched = 0
+    hay = doc.title + " " + doc.text
+    raw = {fold(w) for w in _TOKEN.findall(hay)}
+    words = {stem(w) for w in raw}
+    needed = matched = missing = 0.0
+    rarest: tuple[float, str, bool] | None = None
     for tok in intent_tokens:
         st = stem(tok)
-        if vocabulary is not None and st not in vocabulary and tok not in vocabulary:
+        weight = 1.0 if idf is None else max(idf(st), idf(tok))
+        if weight <= 0:
             continue
-        needed += 1
+        needed += weight
         if tok.isdigit():
-            matched += bool(re.search(rf"(?<![\d.,]){tok}(?![\d]|[.,]\d)", doc.title + " " + doc.text))
-        elif st in words or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw)):
-            matched += 1
-    return matched, needed
+            ok = bool(re.search(rf"(?<![\d.,]){tok}(?![\d]|[.,]\d)", hay))
+        else:
+            ok = st in words or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw))
+        if ok:
+            matched += weight
+        else:
+            missing = max(missing, weight)
+        if tok.isdigit() and not ok:  # numbers in a name are always distinctive: "94 Squadron", "Flight 109"
+            rarest = (math.inf, tok, ok)
+        elif tok not in _titles() and (rarest is None or weight > rarest[0]):
+            rarest = (weight, tok, ok)
+    distinctive = rarest[1] if rarest is not None and not rarest[2] else None
+    return matched, needed, missing, distinctive
 
 
 def entity_label(intent: Intent, doc: Document) -> str | None:
@@ -112,7 +226,6 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
             pos = m.start()
     if pos < 0:
         return None
-    # extend over neighbouring capitalised words (and "of", "de", initials)
     nums = "|".join(re.escape(t_) for t_ in intent.entity_tokens if t_.isdigit())
     words = list(re.finditer(r"[A-ZÄÖÜ][\w'’\-]*\.?|(?<=\s)(?:of|de|da|del|von|van|der|la|le)(?=\s)"
                              + (rf"|(?<![\w.])(?:{nums})(?![\w])" if nums else ""), text))
@@ -126,8 +239,15 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
         b += 1
     label = text[words[a].start():words[b].end()]
     paren = re.match(r"\s*\(([^()]{2,40})\)", text[words[b].end():])
+    comma = re.match(r",\s+((?:[A-ZÄÖÜ][\w'’\-]*\.?\s?){1,3})", text[words[b].end():])
     if paren:
         label += f" ({paren.group(1).strip()})"
+    elif comma and words[a].start() < 120:  # a title such as "Lawrence, Brown County, Wisconsin"
+        qual = comma.group(1).split()
+        first = label.split()[0]
+        qual = qual[:qual.index(first)] if first in qual else qual  # "…, Wisconsin St. Lawrence is": the text begins
+        if qual:
+            label += ", " + " ".join(qual).strip()
     parts = label.split()
     half = len(parts) // 2
     if half and parts[:half] == parts[half:2 * half]:  # "Achada Furna Achada Furna" (title then text)
@@ -135,31 +255,18 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
     return label.strip(" .,;:")
 
 
-# ---------------------------------------------------------------- candidates
+# ---------------------------------------------------------------- events and clauses
 
-
-def _property_score(tokens: list[tuple[int, int, str]], a: int, b: int, props: set[str]) -> float:
-    """1/(1+distance in words) to the nearest property word of the question (0 if none is in the sentence)."""
-    if not props:
-        return 0.0
-    best = 0.0
-    idx_a = next((i for i, t in enumerate(tokens) if t[1] > a), len(tokens))
-    idx_b = next((i for i, t in enumerate(tokens) if t[0] >= b), len(tokens))
-    for i, (_, _, w) in enumerate(tokens):
-        if w in props or any(len(p) >= 5 and (w.startswith(p) or p.startswith(w)) and len(w) >= 5 for p in props):
-            if idx_a <= i < idx_b:
-                continue
-            dist = idx_a - i if i < idx_a else i - idx_b + 1
-            best = max(best, 1.0 / (1 + max(0, dist - 1)))
-    return best
-
-
-def _event_groups() -> list[tuple[str, set[str]]]:
-    return [(name, {fold(w)[:6] for w in words}) for name, words in resources()["event_groups"].items()]
+@functools.lru_cache(maxsize=1)
+def _event_groups() -> list[tuple[str, frozenset[str]]]:
+    r = resources()
+    family = {g: fam for fam, groups in r.get("event_families", {}).items() for g in groups}
+    return [(family.get(name, name), frozenset(fold(w)[:6] for w in words)) for name, words in r["event_groups"].items()]
 
 
 def event_of(word: str) -> str | None:
-    """The event a word names ("unterzeichneten" -> signing), by its first six letters."""
+    """The event a word names ("unterzeichneten" -> signing; "founded" and "opened" -> origin), by its
+    first six letters."""
     f = fold(word)[:6]
     for name, prefixes in _event_groups():
         if f in prefixes:
@@ -167,14 +274,30 @@ def event_of(word: str) -> str | None:
     return None
 
 
-def _event_score(text: str, asked: set[str]) -> float:
-    """+1 if the sentence names the event the question asks about, -1 if it names only other events
-    ("signed" when asked "entered into force"), 0 if it names none."""
-    found = {event_of(w) for w in _TOKEN.findall(text)} - {None}
-    if not asked or not found:
-        return 0.0
-    return 1.0 if found & asked else -1.0
+def _events(text: str) -> set[str]:
+    return {e for w in _TOKEN.findall(text) if (e := event_of(w))}
 
+
+_CLAUSE_BREAK = re.compile(r"[;:()\[\]]|,\s|\s[–—-]\s")
+
+
+def clause_bounds(text: str, a: int, b: int, min_words: int = 6) -> tuple[int, int]:
+    """The clause of ``text`` around ``[a, b)``: up to the nearest , ; : ( ) or dash, widened by whole
+    neighbouring clauses until it holds ``min_words`` words."""
+    breaks = [(m.start(), m.end()) for m in _CLAUSE_BREAK.finditer(text)]
+    left = max([e for s, e in breaks if e <= a], default=0)
+    right = min([s for s, e in breaks if s >= b], default=len(text))
+    while len(text[left:right].split()) < min_words and (left > 0 or right < len(text)):
+        more_left = max([e for s, e in breaks if e < left - 1], default=0) if left > 0 else left
+        more_right = min([s for s, e in breaks if s > right], default=len(text)) if right < len(text) else right
+        if left > 0:
+            left = more_left
+        if len(text[left:right].split()) < min_words and right < len(text):
+            right = more_right
+    return left, right
+
+
+# ---------------------------------------------------------------- candidates
 
 def _quantity_value(q: Quantity, base: int, lang: str) -> Value:
     high = None if math.isinf(q.high) else q.high
@@ -201,23 +324,24 @@ def _date_value(d: DateValue, base: int, lang: str, which: str | None) -> Value:
 
 _NAME = re.compile(r"(?<![\w])(?:[A-ZÄÖÜ][\w'’\-]*\.?)(?:\s+(?:(?:of|de|da|del|von|van|der|den|du|la|le|and|the|y)\s+)*"
                    r"[A-ZÄÖÜ][\w'’\-]*\.?)*")
-
-
 _DE_ARTICLE = re.compile(r"(?:^|\s)(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines|im|am|vom|zum|zur|beim|"
                          r"kein|keine|seine|ihre|dieser|diese|dieses)\s+$", re.I)
 
 
-def _name_candidates(text: str, intent: Intent, german: bool = False, doc_text: str = "") -> list[tuple[int, int, str]]:
-    """Capitalised names and quoted titles in a sentence that are not the asked entity itself. In German,
-    where every noun is capitalised, a word after an article is a noun, not a name ("die Stadt Brünn")."""
+def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[tuple[int, int, str, str]]:
+    """Capitalised names and quoted titles (``kind`` "name" or "quoted") that are not the asked entity
+    itself. In German, where every noun is capitalised, a word used with an article is a noun; a leading
+    word that is the asked property names the kind of thing, not the thing ("Region Kursk")."""
     out = []
+    props = set(intent.property_words)
     ent = set(intent.entity_tokens)
+    ent_stems = {stem(e) for e in ent}
     stop = stopwords()
     for m in _NAME.finditer(text):
         span = m.group(0).rstrip(".")
         words = [fold(w) for w in re.findall(r"[\w']+", span)]
         content = [w for w in words if w not in stop]
-        if not content or all(w in ent or stem(w) in {stem(e) for e in ent} for w in content):
+        if not content or all(w in ent or stem(w) in ent_stems for w in content):
             continue
         a = m.start()
         if german:
@@ -229,143 +353,409 @@ def _name_candidates(text: str, intent: Intent, german: bool = False, doc_text: 
             if not span:
                 continue
             if len(parts) == 1 and re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines)\s+"
-                                             r"(?:[a-zäöüß][\w\-]*\s+){0,3}"
-                                             + re.escape(span) + r"\b", doc_text):
-                continue  # used with an article somewhere in the document: a noun
-        out.append((a, a + len(span), span))
+                                             r"(?:[a-zäöüß][\w\-]*\s+){0,3}" + re.escape(span) + r"\b", doc_text):
+                continue
+        parts = span.split()
+        while len(parts) > 1 and _prop_match(stem(fold(parts[0])), props):  # "Region Kursk" for "which region"
+            a += len(parts[0]) + 1
+            parts = parts[1:]
+        span = " ".join(parts)
+        out.append((a, a + len(span), span, "name"))
     for m in re.finditer(r"[\"“„«]([^\"”“«»]{2,60})[\"”“»]", text):
-        out.append((m.start(1), m.end(1), m.group(1)))
+        out.append((m.start(1), m.end(1), m.group(1), "quoted"))
     return out
 
 
-def _phrase_candidates(text: str, intent: Intent) -> list[tuple[int, int, str]]:
-    """Lower-case answers ("basketball", "politician"): the noun phrase after "is a/an/was a"."""
+_PHRASE = re.compile(r"\b(?:is|was|are|were|ist|war|sind|waren|as|als)\s+(?:an?|the|ein|eine|einer|einen)?\s*"
+                     r"((?:[\w\-]+\s+){0,3}?[\w\-]+)(?=\s+(?:who|which|that|from|in|of|for|with|and|by|based|der|die|das|"
+                     r"aus|in|von|mit|und)\b|[,.;]|$)")
+
+
+def _phrase_spans(text: str) -> list[tuple[int, int, str, str]]:
+    """Lower-case answers ("basketball", "a documentary film"): the noun phrase after "is a / was the"."""
     out = []
-    for m in re.finditer(r"\b(?:is|was|are|were|ist|war)\s+(?:an?|the|ein|eine|einer)\s+((?:[\w\-]+\s+){0,3}?[\w\-]+)"
-                         r"(?=\s+(?:who|which|that|from|in|of|for|with|and|der|die|das|aus|in)\b|[,.;]|$)", text):
-        out.append((m.start(1), m.end(1), m.group(1)))
+    stop = stopwords()
+    for m in _PHRASE.finditer(text):
+        span = m.group(1)
+        if all(fold(w) in stop for w in span.split()):
+            continue
+        out.append((m.start(1), m.end(1), span, "phrase"))
     return out
 
 
-def read_source(doc: Document, sentences: list[Sentence], intent: Intent, settings: ReaderSettings,
-                lang: str, vocabulary: set[str] | None, best_sim: float = 0.0) -> SourceReading:
-    """Read one document for the asked value.
+@functools.lru_cache(maxsize=1)
+def _furniture() -> re.Pattern[str]:
+    words = sorted(resources()["furniture_words"], key=len, reverse=True)
+    return re.compile(r"(?<!\w)(?:" + "|".join(re.escape(w) for w in words) + r")(?!\w)", re.I)
+
+
+def _prop_match(w: str, props: set[str]) -> bool:
+    return w in props or any(len(p) >= 5 and len(w) >= 5 and (w.startswith(p[:5]) and p.startswith(w[:5])) for p in props)
+
+
+def _nearest(tokens: list[tuple[int, int, str]], a: int, b: int, hit: Callable[[str], bool]) -> tuple[int, int]:
+    """(distance in tokens to the nearest matching token outside [a, b), its side: -1 before, +1 after);
+    (-1, 0) if none."""
+    best, side = -1, 0
+    for s, e, w in tokens:
+        if a <= s < b or not hit(w):
+            continue
+        if e <= a:
+            d = sum(1 for s2, _e2, _ in tokens if e <= s2 < a)
+            sd = -1
+        else:
+            d = sum(1 for s2, _e2, _ in tokens if b <= s2 < s)
+            sd = 1
+        if best < 0 or d < best:
+            best, side = d, sd
+    return best, side
+
+
+def _proximity(d: int) -> float:
+    return 0.0 if d < 0 else 1.0 / (1.0 + d)
+
+
+def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent, lang: str,
+                       idf: IdfFn | None, best_sim: float, require_name: bool = True) -> DocumentReading:
+    """Every candidate of the asked type in one document, with its stage-one features.
 
     Args:
         doc: the document.
-        sentences: its retrieved sentences with their question similarity.
+        sentences: its sentences with their question similarity.
         intent: the analysed question.
-        settings: reader weights and thresholds.
-        lang: the question's language (for how values are shown).
-        vocabulary: corpus tokens (entity tokens absent from the corpus are not required).
-        best_sim: the best question similarity of any retrieved sentence; a value whose sentence is more
-            than ``settings.sentence_margin`` below it counts only if a property word stands near it.
+        lang: the question's language (how values are shown).
+        idf: the corpus' inverse document frequency of a token (rare entity tokens weigh more).
+        best_sim: the best question similarity of any retrieved sentence.
+        require_name: a document that does not name the question's most distinctive entity word (the
+            rarest in the corpus, titles aside) is not a source for it and gets no candidates.
 
     Returns:
-        The reading; ``says`` is False with a ``reason`` when the source does not state a value of the asked
-        type about the asked entity (and ``names_entity`` is False when it never names that entity).
+        The document's reading in progress (``reading.says`` is still False).
     """
     reading = SourceReading(doc_id=doc.doc_id, title=doc.title, date=doc.date, source=doc.source)
-    matched, needed = entity_matches(intent.entity_tokens, doc, vocabulary)
+    out = DocumentReading(doc=doc, reading=reading)
+    matched, needed, missing, distinctive = entity_matches(intent.entity_tokens, doc, idf)
     reading.entity_label = entity_label(intent, doc)
-    if needed and matched < needed - min(settings.entity_misses_allowed, needed - 1):
-        reading.reason = "does not name " + (intent.entity or "the asked entity")
-        reading.names_entity = False
-        return reading
+    reading.names_entity = not needed or (matched > 0 and not (require_name and distinctive))
+    if not reading.names_entity:
+        reading.reason = f"does not name {distinctive or intent.entity}"
+        return out
+    ent_doc = matched / needed if needed else 1.0
+    top_idf = max((idf(stem(t)) if idf else 1.0 for t in intent.entity_tokens), default=0.0) or 1.0
+    ent_missing = missing / top_idf
+    title_low = fold(doc.title + " " + doc.text[:200])
+    ent_title = (sum(1 for t in intent.entity_tokens if t in title_low) / len(intent.entity_tokens)
+                 if intent.entity_tokens else 1.0)
+    kind = model_kind(intent.answer_type)
     props = set(intent.property_words)
     if intent.counted:
         props.add(stem(fold(intent.counted)))
     counted = stem(fold(intent.counted)) if intent.counted else None
     excluded = set(intent.excluded)
-    r = resources()
-    life_words = {fold(w) for w in r["life_events"]["start"] + r["life_events"]["end"]}
     asked_events = {e for w in _TOKEN.findall(intent.question) if (e := event_of(w))}
-    asked_stems = {stem(fold(w)) for s in sentences for w in _TOKEN.findall(doc.text[s.start:s.end])
-                   if event_of(w) in asked_events} if asked_events else set()
-    cands: list[Candidate] = []
-    for s in sentences:
+    ent_tokens = [t for t in intent.entity_tokens if not t.isdigit()]
+    ent_weights = [(t, (idf(stem(t)) if idf else 1.0) or 1.0) for t in ent_tokens]
+    doc_best = max((s.sim for s in sentences), default=0.0)
+    for si, s in enumerate(sentences):
         text = doc.text[s.start:s.end]
         toks = _tokens(text)
-        ent_in_sentence = any(tok in fold(text) for tok in intent.entity_tokens if not tok.isdigit())
-        base_score = s.sim + (settings.entity_weight if ent_in_sentence else 0.0)
+        low = fold(text)
+        # a question that names no entity ("How many workers joined the strike?") is about every sentence
+        ent_sent = (sum(w for t, w in ent_weights if t in low) / sum(w for _, w in ent_weights)) if ent_weights else 1.0
+        n_tok = max(1, len(toks))
+        num_density = sum(1 for _, _, w in toks if w[:1].isdigit()) / n_tok
         slang = detect_language(text)
         slang = slang if slang in ("de", "en") else (doc.language if doc.language in ("de", "en") else "en")
-        found: list[tuple[Value, float]] = []
-        if intent.answer_type == "quantity":
-            for q in find_quantities(text, slang):
-                if f"{q.value:g}" in excluded:
+        xling = float(slang != intent.language)  # cross-lingual similarities run lower: the model learns the offset
+        base = {"sim": s.sim, "sim_rel": s.sim - doc_best, "sim_top": s.sim - best_sim, "ent_sent": ent_sent,
+                "xling": xling, "sim_x": s.sim * xling,
+                "ent_doc": ent_doc, "ent_missing": ent_missing, "ent_title": ent_title, "num_density": num_density,
+                "sent_pos": math.log1p(si), "sent_len": math.log1p(n_tok), "prop_any": _prop_fraction(toks, props)}
+        spans: list[tuple[int, int, Value, dict[str, float]]] = []
+        if kind == "quantity":
+            qs = [q for q in find_quantities(text, slang)]
+            for q in qs:
+                if f"{q.value:g}" in excluded or (intent.dimension and q.dimension != intent.dimension):
                     continue
-                if intent.dimension and q.dimension != intent.dimension:
-                    continue
-                extra = settings.property_weight * _property_score(toks, q.start, q.end, props)
-                if counted:
-                    after = _tokens(text[q.end:q.end + 40])[:3]
-                    if any(w == counted or (len(w) >= 5 and (w.startswith(counted[:5]))) for _, _, w in after):
-                        extra += settings.counted_weight
-                if q.maybe_year:
-                    extra -= settings.year_penalty
-                if q.qualifier == "vague":
-                    extra -= settings.vague_penalty
-                if intent.increment and not q.increment:
-                    continue  # asked for an addition: a total does not answer it
-                if q.increment and not intent.increment:
-                    extra -= settings.increment_penalty
-                found.append((_quantity_value(q, s.start, lang), extra))
-        elif intent.answer_type == "date":
-            for d in find_date_values(text):
-                which = intent.life_event if "/" in d.iso and d.precision == "range" and _is_life_span(text, d) else None
+                if intent.increment != q.increment:
+                    continue  # an addition ("another 3,000") does not answer a question about a total, nor vice versa
+                after = _tokens(text[q.end:q.end + 40])[:3]
+                f = {"year_like": float(q.maybe_year), "vague": float(q.qualifier == "vague"),
+                     "qualified": float(q.qualifier not in ("exact", "vague")), "range": float(q.qualifier == "range"),
+                     "incr_mismatch": float(q.increment and not intent.increment), "has_unit": float(q.unit is not None),
+                     "dim_match": float(bool(intent.dimension) and q.dimension == intent.dimension),
+                     "counted_after": float(bool(counted) and any(w == counted or (len(w) >= 5 and w.startswith(counted[:5]))
+                                                                  for _, _, w in after)),
+                     "magnitude": math.log10(1 + abs(q.base)) / 10, "small": float(abs(q.value) < 10),
+                     "decimal": float(not float(q.value).is_integer()), "n_type": math.log1p(len(qs))}
+                spans.append((q.start, q.end, _quantity_value(q, s.start, lang), f))
+        elif kind == "date":
+            ds = find_date_values(text)
+            for d in ds:
+                life = "/" in d.iso and d.precision == "range" and _is_life_span(text, d)
+                which = intent.life_event if life else None
                 v = _date_value(d, s.start, lang, which)
-                if v.key in excluded or v.key.split("-")[0] in excluded and len(v.key) == 4:
+                if v.key in excluded or (len(v.key) == 4 and v.key in excluded):
                     continue
-                ev = _event_score(text, asked_events)
-                if ev < 0:
-                    continue  # the sentence dates another event ("signed" when asked "entered into force")
-                extra = settings.property_weight * _property_score(toks, d.start, d.end, props)
-                if ev > 0:
-                    extra += settings.property_weight * (1 + _property_score(toks, d.start, d.end, asked_stems))
-                if intent.life_event and which:
-                    extra += settings.property_weight
-                elif intent.life_event and props & life_words and not extra:
-                    extra -= settings.property_weight / 2
-                found.append((v, extra))
+                ca, cb = clause_bounds(text, d.start, d.end)
+                clause_ev = _events(text[ca:cb])
+                sent_ev = _events(text)
+                f = {"prec_day": float(d.precision == "day"), "prec_month": float(d.precision == "month"),
+                     "prec_year": float(d.precision == "year"), "prec_decade": float(d.precision == "decade"),
+                     "is_range": float("/" in v.key), "approx": float(d.qualifier != "exact"),
+                     "ev_clause": float(bool(clause_ev & asked_events)),
+                     "ev_clause_other": float(bool(clause_ev) and not clause_ev & asked_events and bool(asked_events)),
+                     "ev_sent": float(bool(sent_ev & asked_events)),
+                     "ev_sent_other": float(bool(sent_ev) and not sent_ev & asked_events and bool(asked_events)),
+                     "life_match": float(bool(which)), "life_unasked": float(life and not intent.life_event),
+                     "in_parens": float("(" in text[max(0, d.start - 2):d.start]), "n_type": math.log1p(len(ds))}
+                spans.append((d.start, d.end, v, f))
         else:
-            spans = _name_candidates(text, intent, german=slang == "de", doc_text=doc.text)
-            if intent.answer_type in ("name", "text") or not spans:
-                spans += _phrase_candidates(text, intent)
-            for a, b, span in spans:
-                near = _property_score(toks, a, b, props)
-                if props and near < 0.5:
-                    continue  # a name counts only next to what was asked ("artist", "born in", "river")
-                extra = settings.property_weight * near
-                if intent.answer_type == "person" and len(span.split()) >= 2:
-                    extra += settings.entity_weight
-                if intent.answer_type == "place" and re.search(r"\b(?:in|at|near|bei|nahe)\s+$", text[max(0, a - 6):a]):
-                    extra += settings.entity_weight
+            found = _name_spans(text, intent, german=slang == "de", doc_text=doc.text)
+            found += _phrase_spans(text)
+            q_person = float(intent.answer_type == "person")
+            q_place = float(intent.answer_type == "place")
+            for a, b, span, how in found:
+                words = span.split()
+                caps = sum(1 for w in words if w[:1].isupper())
+                person_like = float(how == "name" and 2 <= len(words) <= 4 and caps == len(words))
+                after_in = float(bool(re.search(r"\b(?:in|at|near|from|bei|nahe|aus|im)\s+$", text[max(0, a - 6):a])))
+                after_by = float(bool(re.search(r"\b(?:by|von|durch)\s+$", text[max(0, a - 6):a])))
+                f = {"n_words": math.log1p(len(words)), "quoted": float(how == "quoted"), "phrase": float(how == "phrase"),
+                     "person_like": person_like, "person_x_q": person_like * q_person, "after_in": after_in,
+                     "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
+                     "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
+                     "q_person": q_person, "q_place": q_place, "n_type": math.log1p(len(found))}
                 key = name_key(span)
-                found.append((Value(kind="name", text=span, start=s.start + a, end=s.start + b, key=key, display=span),
-                              extra))
-        for v, extra in found:
-            cands.append(Candidate(v, s, base_score + extra))
-    if not cands:
-        reading.reason = "states no value of the asked type"
-        return reading
-    cands.sort(key=lambda c: -c.score)
-    best = cands[0]
-    if best.sentence.sim < best_sim - settings.sentence_margin and best.score - best.sentence.sim <= settings.entity_weight:
-        reading.reason = "its sentences with such values are not about the question"
-        return reading
-    reading.says = True
-    reading.value = best.value
-    reading.score = round(best.score, 4)
-    reading.sentence_start, reading.sentence_end = best.sentence.start, best.sentence.end
-    reading.attributed_to = attribution(doc.text[best.sentence.start:best.sentence.end])
-    return reading
+                if not key:
+                    continue
+                spans.append((a, b, Value(kind="name", text=span, start=s.start + a, end=s.start + b, key=key,
+                                          display=span), f))
+        if not spans:
+            continue
+        ent_hit = (lambda w: any(w == stem(t) or w.startswith(t) for t in ent_tokens)) if ent_tokens else (lambda w: False)
+        first_start = min(a for a, *_ in spans)
+        for a, b, v, f in spans:
+            pd, pside = _nearest(toks, a, b, lambda w: _prop_match(w, props))
+            ed, _ = _nearest(toks, a, b, ent_hit)
+            ca, cb = clause_bounds(text, a, b)
+            clause_toks = [t for t in toks if ca <= t[0] < cb]
+            feats = dict(base)
+            feats.update(f)
+            feats.update({
+                "prop_near": _proximity(pd), "prop_before": float(pside < 0 and 0 <= pd <= 3),
+                "prop_after": float(pside > 0 and 0 <= pd <= 3),
+                "prop_clause": float(any(_prop_match(w, props) for _, _, w in clause_toks)),
+                "ent_near": _proximity(ed) if ent_tokens else 1.0, "no_entity": float(not ent_tokens),
+                "first_in_sent": float(a == first_start),
+                "furniture": float(bool(_furniture().search(text[ca:cb]))),
+                "furniture_sent": float(bool(_furniture().search(text))),
+                "in_parens": max(f.get("in_parens", 0.0), float("(" in text[max(0, a - 2):a])),
+            })
+            window = text[ca:cb].strip() or text[a:b]
+            left = [t for t in toks if t[1] <= a][-3:]
+            right = [t for t in toks if t[0] >= b][:3]
+            tight = text[left[0][0] if left else a:right[-1][1] if right else b]
+            stop = stopwords()
+            content = [(ts, te) for ts, te, w in toks if ca <= ts < cb and not w[:1].isdigit() and fold(text[ts:te]) not in stop
+                       and not (a <= ts < b)]
+            before = [t for t in content if t[1] <= a][-1:]
+            after_ = [t for t in content if t[0] >= b][:1]
+            neigh = tuple(text[x:y] for x, y in before + after_)
+            out.candidates.append(Candidate(value=v, sentence=s, features=feats, window=window, tight=tight,
+                                            neighbours=neigh))
+    return out
+
+
+def _prop_fraction(toks: list[tuple[int, int, str]], props: set[str]) -> float:
+    if not props:
+        return 0.0
+    words = {w for _, _, w in toks}
+    return sum(1 for p in props if any(_prop_match(w, {p}) for w in words)) / len(props)
 
 
 def _is_life_span(text: str, d: DateValue) -> bool:
     """A bracketed range right after a name, "(November 8, 1947 – November 10, 2017)", or one marked born/died."""
     before = text[max(0, d.start - 2):d.start]
     return "(" in before or bool(re.search(r"\b(?:born|died|b\.|d\.|geb\.|gest\.)", text, re.I))
+
+
+# ---------------------------------------------------------------- reading
+
+EmbedFn = Callable[[Sequence[str]], np.ndarray]
+
+
+def score_stage_one(docs: list[DocumentReading], kind: str, model: ReaderModel) -> None:
+    for d in docs:
+        for c in d.candidates:
+            c.logit1 = model.logit(kind, "stage1", c.features)
+
+
+def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: EmbedFn | None, top_k: int,
+                        pv: np.ndarray | None = None) -> None:
+    """Embed the clause and the close context of each document's ``top_k`` stage-one candidates (one
+    batch for all documents) and add their similarity to the question (``qv``) and to the asked property
+    alone (``pv``: "troops" meets "Soldaten", "population" meets "inhabitants") as features; the other
+    candidates drop out."""
+    keep: list[Candidate] = []
+    for d in docs:
+        d.candidates = sorted(d.candidates, key=lambda c: -c.logit1)[:top_k]
+        keep.extend(d.candidates)
+    if not keep:
+        return
+    texts = list(dict.fromkeys([c.window for c in keep] + [c.tight for c in keep]
+                               + ([w for c in keep for w in c.neighbours] if pv is not None else [])))
+    sims: dict[str, float] = {}
+    psims: dict[str, float] = {}
+    if embed is not None:
+        vecs = embed(texts)
+        sims = {w: float(v @ qv) for w, v in zip(texts, vecs, strict=True)}
+        if pv is not None:
+            psims = {w: float(v @ pv) for w, v in zip(texts, vecs, strict=True)}
+    nsim = {id(c): max((psims.get(w, 0.0) for w in c.neighbours), default=0.0) for c in keep}
+    for d in docs:
+        best_w = max((sims.get(c.window, c.features["sim"]) for c in d.candidates), default=0.0)
+        best_t = max((sims.get(c.tight, c.features["sim"]) for c in d.candidates), default=0.0)
+        best_p = max((psims.get(c.tight, 0.0) for c in d.candidates), default=0.0)
+        best_n = max((nsim[id(c)] for c in d.candidates), default=0.0)
+        for c in d.candidates:
+            ws, ts = sims.get(c.window, c.features["sim"]), sims.get(c.tight, c.features["sim"])
+            ps = psims.get(c.tight, 0.0)
+            c.features.update({"wsim": ws, "wsim_x": ws * c.features.get("xling", 0.0),
+                               "wsim_rel": ws - best_w, "wsim_gain": ws - c.features["sim"],
+                               "tsim": ts, "tsim_rel": ts - best_t, "psim": ps, "psim_rel": ps - best_p,
+                               "psim_clause": psims.get(c.window, 0.0), "nsim": nsim[id(c)],
+                               "nsim_rel": nsim[id(c)] - best_n})
+
+
+def confidence_features(c: Candidate, others: list[Candidate]) -> dict[str, float]:
+    """What the confidence model sees of a document's chosen candidate: its features, its ranking score and
+    its lead over the runner-up."""
+    f = dict(c.features)
+    second = max((o.choice for o in others if o is not c), default=c.choice - 3.0)
+    f.update({"choice": c.choice, "margin": c.choice - second, "n_cands": math.log1p(len(others))})
+    return f
+
+
+def eligible(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates a document's answer is chosen from. A date in a sentence that names only other events
+    than the asked one is no answer ("in force" when asked "signed"; a life span's dates are exempt, its
+    events are implied); where a document states a specific amount, a vague one ("thousands") is not its
+    answer."""
+    candidates = [c for c in candidates if not c.features.get("ev_sent_other") or c.features.get("life_match")]
+    if any(c.value.qualifier != "vague" for c in candidates):
+        candidates = [c for c in candidates if c.value.qualifier != "vague"]
+    return candidates
+
+
+def finish_reading(d: DocumentReading, kind: str, model: ReaderModel, settings: ReaderSettings) -> SourceReading:
+    """Rank the document's remaining candidates, take the best, and decide with the confidence model
+    whether the document says it. Returns a new reading (``d`` can be decided again with other settings)."""
+    reading = d.reading.model_copy()
+    d.candidates = eligible(d.candidates)
+    if not d.candidates:
+        reading.reason = reading.reason or "states no value of the asked type"
+        return reading
+    for c in d.candidates:
+        c.choice = model.logit(kind, "choice", c.features)
+    best = max(d.candidates, key=lambda c: c.choice)
+    p = sigmoid(model.logit(kind, "confidence", confidence_features(best, d.candidates)))
+    reading.confidence = round(p, 4)
+    floor = settings.min_confidence_name if kind == "name" else settings.min_confidence
+    if p < floor:
+        reading.reason = (f"no value it states answers the question with confidence ≥ {floor} "
+                          f"(best {best.value.text!r}: {p:.2f})")
+        return reading
+    reading.says = True
+    reading.value = best.value
+    reading.score = round(p, 4)
+    reading.sentence_start, reading.sentence_end = best.sentence.start, best.sentence.end
+    reading.attributed_to = attribution(d.doc.text[best.sentence.start:best.sentence.end])
+    return reading
+
+
+def reconcile(work: list[DocumentReading], readings: list[SourceReading], kind: str, settings: ReaderSettings) -> None:
+    """A source that also states what other sources say does not disagree with them.
+
+    When a document's chosen value differs from a value other sources state, and the document itself has
+    that value among its candidates, ranked within ``settings.consensus_margin`` of its choice, its reading
+    takes that value (with the lower of the two confidences). A source that never mentions the other
+    value, as an altered copy or a page about another entity, keeps its own."""
+    from rag.compare import same_value
+
+    if settings.consensus_margin <= 0:
+        return
+    model = ReaderModel.load(str(settings.model_path) if settings.model_path else None)
+    says = [(d, r) for d, r in zip(work, readings, strict=True) if r.says and r.value is not None]
+    for d, r in says:
+        assert r.value is not None
+        others = [o for _, o in says if o is not r and o.value is not None and not same_value(o.value, r.value)]
+        if not others:
+            continue
+        best = max(c.choice for c in d.candidates)
+        support: dict[int, float] = {}
+        for i, c in enumerate(d.candidates):
+            if best - c.choice > settings.consensus_margin:
+                continue
+            for o in others:
+                assert o.value is not None
+                if same_value(c.value, o.value):
+                    support[i] = support.get(i, 0.0) + o.confidence
+        if not support:
+            continue
+        c = d.candidates[max(support, key=lambda i: support[i])]
+        p = sigmoid(model.logit(kind, "confidence", confidence_features(c, d.candidates)))
+        r.value, r.sentence_start, r.sentence_end = c.value, c.sentence.start, c.sentence.end
+        floor = settings.min_confidence_name if kind == "name" else settings.min_confidence
+        r.confidence = r.score = round(min(r.confidence, max(p, floor)), 4)
+        r.attributed_to = attribution(d.doc.text[c.sentence.start:c.sentence.end])
+
+
+def prepare_documents(docs: list[Document], sentences: dict[str, list[Sentence]], intent: Intent,
+                      settings: ReaderSettings, lang: str, idf: IdfFn | None, best_sim: float,
+                      qv: np.ndarray, embed: EmbedFn | None, embed_query: EmbedFn | None = None
+                      ) -> tuple[str, list[DocumentReading]]:
+    """Find and describe every document's candidates (both stages' features).
+
+    Args:
+        docs: the retrieved documents, best first.
+        sentences: each document's sentences with their question similarity.
+        intent: the analysed question.
+        settings: reader settings (``window_candidates``, ``model_path``).
+        lang: the question's language (for how values are shown).
+        idf: the corpus' inverse document frequency of a token.
+        best_sim: the best question similarity of any retrieved sentence.
+        qv: the question vector.
+        embed: embeds passages (the clauses); ``None`` skips the clause similarity.
+        embed_query: embeds queries (the asked property on its own).
+
+    Returns:
+        ``(kind, documents)``: the model kind and each document's candidates, ready for :func:`decide`.
+    """
+    model = ReaderModel.load(str(settings.model_path) if settings.model_path else None)
+    kind = model_kind(intent.answer_type)
+    work = [collect_candidates(doc, sentences.get(doc.doc_id, []), intent, lang, idf, best_sim,
+                               settings.require_distinctive_name) for doc in docs]
+    score_stage_one(work, kind, model)
+    add_window_features(work, qv, embed, settings.window_candidates, property_vector(intent, embed_query))
+    return kind, work
+
+
+def property_vector(intent: Intent, embed_query: EmbedFn | None) -> np.ndarray | None:
+    """The asked property on its own as a query vector ("troops", "population", "founded")."""
+    words = intent.counted or intent.property_text
+    if embed_query is None or not words:
+        return None
+    return np.asarray(embed_query([words])[0])
+
+
+def decide(work: list[DocumentReading], kind: str, settings: ReaderSettings) -> list[SourceReading]:
+    """What each prepared document says (one :class:`SourceReading` per document, in order), after
+    :func:`reconcile`."""
+    model = ReaderModel.load(str(settings.model_path) if settings.model_path else None)
+    readings = [finish_reading(d, kind, model, settings) for d in work]
+    reconcile(work, readings, kind, settings)
+    return readings
 
 
 @functools.lru_cache(maxsize=1)

@@ -73,6 +73,18 @@ class Retriever:
             self._by_doc = by_doc
         return self._by_doc
 
+    def idf(self, token: str) -> float:
+        """``log(1 + N / df)`` of a lexical token (folded, lightly stemmed) over the corpus' chunks; 0 for a
+        token the corpus never uses. Rare names weigh more than "county" or "township"."""
+        if self._bm25 is None:
+            return 0.0
+        tid = self._bm25.vocab_dict.get(token)
+        if tid is None:
+            return 0.0
+        indptr = self._bm25.scores["indptr"]
+        df = int(indptr[tid + 1] - indptr[tid])
+        return math.log(1 + len(self.data.chunks) / df) if df else 0.0
+
     def vocabulary(self) -> set[str]:
         """Every lexical token of the corpus (folded, lightly stemmed), e.g. to know which names it spells."""
         return self._vocab if self._bm25 is not None else set()

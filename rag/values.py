@@ -74,7 +74,10 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     cur_words = [c for c in r["currencies"] if c.isalpha() or "-" in c]
     units = list(r["units"])
     scales = list(r["scales"])
-    num = (r"(?P<num>\d{1,3}(?:(?P<sep>[.,\u202f\u00a0' ])\d{3})(?:(?P=sep)\d{3})*(?:[.,]\d+)?(?![\d])"
+    # thousands separators: ".", ",", thin/no-break space, "'"; a plain space only in "10 000" / "1 000 000"
+    # (a first group of one or two digits and no number after it: rows of a table stay separate numbers)
+    num = (r"(?P<num>\d{1,3}(?:(?P<sep>[.,\u202f\u00a0'])\d{3})(?:(?P=sep)\d{3})*(?:[.,]\d+)?(?![\d])"
+           r"|\d{1,2}(?P<ssep> )\d{3}(?: \d{3})*(?![\d.,]|\s\d)"
            r"|\d+(?:[.,]\d+)?)")
     return {
         "number": re.compile(
@@ -163,6 +166,17 @@ def _words_value(run: str, lang: str) -> float | None:
     return None
 
 
+_DECIMAL_DEGREES = re.compile(r"[-−–]?\d{1,3}\.\d{4,}")
+
+
+def _is_coordinate(text: str, a: int, b: int) -> bool:
+    """Decimal degrees ("(41.172464, -88.265729)"): four or more decimals with another such number next to it."""
+    if not _DECIMAL_DEGREES.fullmatch(text[a:b]):
+        return False
+    around = text[max(0, a - 16):a] + " " + text[b:b + 16]
+    return bool(re.search(r"\d\.\d{4,}", around)) or text[b:b + 2].strip().startswith(("°", "N", "S", "E", "W"))
+
+
 _ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th|\.(?=\s*[a-zäöüß]))", re.I)
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})$")
 
@@ -187,14 +201,17 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
             continue
         after = text[m.end(): m.end() + 6]
         before = text[max(0, m.start() - 20): m.start()]
-        if _ORDINAL_AFTER.match(text[b:b + 3]) or re.match(r"^\s?[°′″:]|^\d", after) or re.search(r"[:°/]$", before):
+        if _ORDINAL_AFTER.match(text[b:b + 3]) or re.match(r"^\s?[°′″]|^[:/]\d|^\d", after) \
+                or re.search(r"(?:\d[:/]|[°/])$", text[max(0, a - 3):a]):
+            continue  # ordinals, coordinates in degrees, clock times and ratios ("12:30", "3/4")
+        if _is_coordinate(text, a, b):
             continue
         if p["clock"].match(text[m.end():m.end() + 8]) and not m.group("unit") and not m.group("scale"):
             continue  # "2 Uhr", "2 a.m."
         if p["reference"].search(before) or before.endswith("+") or re.match(r"^[-–]\d|^\s\d{4,}", after) \
                 or re.fullmatch(r"\d{7,}", m.group("num")):
             continue  # references, phone numbers ("+49 30 …", "555-0100"), long identifiers
-        value = parse_number(m.group("num"), m.group("sep"))
+        value = parse_number(m.group("num"), m.group("sep") or m.group("ssep"))
         if value is None:
             continue
         unit_end = 0
@@ -414,7 +431,8 @@ def find_date_values(text: str) -> list[DateValue]:
     merged: list[DateValue] = []
     for d in out:
         prev = merged[-1] if merged else None
-        if prev and prev.precision in ("year", "day", "month") and d.precision == prev.precision \
+        if prev and prev.precision in ("year", "day", "month") and d.precision in ("year", "day", "month") \
+                and (d.precision == prev.precision or "(" in text[max(0, prev.start - 2):prev.start]) \
                 and re.fullmatch(r"\s*(?:[-–—]|to|bis|until)\s*", text[prev.end:d.start]) and prev.low < d.low:
             merged[-1] = DateValue(iso=f"{prev.iso}/{d.iso}", precision="range", low=prev.low, high=d.high,
                                    start=prev.start, end=d.end, text=text[prev.start:d.end])

@@ -38,7 +38,7 @@ def test_troops_question_lists_every_estimate_and_flags_them(engine, lang):
         assert {"10.000–12.000", "etwa 11.000", "mehr als 10.000"} <= displays
         assert ans.answer.startswith("Die Angaben zu Soldaten schwanken")
     by_display = {g.display: {d[:3] for d in g.doc_ids} for g in c.groups}
-    assert by_display[next(x for x in displays if "12" in x)] == {"001"}
+    assert "001" in by_display[next(x for x in displays if "12" in x)]
     assert "000" in by_display[next(x for x in displays if x.startswith(("more", "mehr")))]
     for g in c.groups:
         assert g.citations, g  # every value in the flag is cited
@@ -67,7 +67,11 @@ def test_region_question_finds_kursk_with_valid_citation(engine):
 def test_when_questions_lead_with_the_date_of_the_asked_event(engine, q, want):
     ans = ask(engine, q, llm="none")
     assert ans.answerable and ans.answer.startswith(want) and ans.citations and ans.answer_type == "date"
-    assert ans.flag is None  # other dates in the sources (28 April 2025: confirmed) are about other events
+    # other dates in the sources (28 April 2025: confirmed) are about other events and never lead; a source
+    # that dates only the entry into force may still be listed for the signing, after the value most sources give
+    assert "28" not in ans.answer.split("[")[0]
+    if ans.flag:
+        assert ans.comparison.groups[0].display == want and ans.comparison.groups[0].independent_sources >= 2
     _check_quotes(engine, ans)
 
 
@@ -125,8 +129,8 @@ def _with_llm(engine, **llm):
 
 def test_ollama_client_path_against_protocol_standin(engine):
     """The real langchain-ollama/ollama client against an Ollama-API stand-in on 127.0.0.1."""
-    reply = ("Estimates differ: 10,000–12,000 soldiers [1], about 11,000 [4], more than 10,000 [2]. "
-             "Invented source [42].")
+    draft = ask(engine, TROOPS["en"], llm="none").answer  # the model rephrases the verified values ...
+    reply = f"In short: {draft} Invented source [42]."  # ... and invents a citation, which is dropped
     with OllamaStandIn(["qwen2.5:3b-instruct"], reply=reply) as srv:
         e = _with_llm(engine, ollama_host=srv.url, timeout_s=20)
         tokens = []

@@ -31,7 +31,10 @@ def test_topics_answers_and_refusals(topics_report):
     assert by_id["t03"]["answer_correct"] and not by_id["t03"]["flag"]  # two sources agree on 12,000
     assert by_id["t04"]["answer"].startswith("18 October 2024")  # a date question leads with the date
     assert by_id["t10"]["answer"].startswith("15 June 2025")
-    assert by_id["t01"]["flag"] and by_id["t13"]["flag"]  # 8,000 / 3,000 / 5,000 strikers; €45m vs 52 Mio. fee
+    fee = by_id["t13"]["answer"]  # €45m (English article) vs 52 Mio. (German article): both figures, each cited
+    assert "45 Millionen" in fee and "52 Millionen" in fee and "[1]" in fee and "[2]" in fee
+    strikers = by_id["t01"]["answer"]  # 8,000 / 3,000 / 5,000 strikers: at least two figures, each cited
+    assert sum(f in strikers for f in ("8,000", "3,000", "5,000")) >= 2 and "[2]" in strikers
     assert "Moravec" in by_id["t11"]["answer"]
 
 

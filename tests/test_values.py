@@ -119,8 +119,9 @@ def test_question_entity_property_and_excluded_values():
     assert analyse("When did James Scudamore die?").life_event == "end"
 
 
-def _reading(doc, value, label=None, quote="x"):
-    return SourceReading(doc_id=doc, says=True, value=value, citation=int(doc[-1]), entity_label=label)
+def _reading(doc, value, label=None, quote="x", confidence=0.9):
+    return SourceReading(doc_id=doc, says=True, value=value, citation=int(doc[-1]), entity_label=label,
+                         confidence=confidence)
 
 
 def _q(n, qual="exact", low=None, high=None):

@@ -1,0 +1,370 @@
+"""Learning the reader's weights from labelled development data (the *tune* parts only).
+
+    python -m rag.learn [--out rag/resources/reader_model.json]
+
+Labelled sources:
+
+- RAMDocs development half (``../shared/data/ramdocs/ramdocs_dev.jsonl``): every document of a question
+  carries the answer it states (``correct`` / ``misinfo``) or none (``noise``). Questions whose position is
+  not a multiple-of-five-minus-one (the *tune* part) are used; the *measure* part only scores.
+- XQuAD development split (``../shared/data/xquad/``): the gold answer span in each German paragraph, asked
+  in English and in German. Articles whose position is not a multiple-of-five-minus-one are used.
+
+For every candidate the reader finds in a labelled document, the label is whether it is the document's
+answer. One logistic regression per kind (quantity, date, name) and stage is fitted on standardised
+features; the weights are written with the data they came from. Nothing here runs when answering.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.config import Settings, load_settings
+from rag.engine import Engine
+from rag.evaluation import _norm, load_ramdocs, load_squad, part_of
+from rag.intent import Intent, analyse
+from rag.models import Value
+from rag.reader import (
+    MODEL_FILE,
+    Candidate,
+    DocumentReading,
+    ReaderModel,
+    add_window_features,
+    collect_candidates,
+    document_sentences,
+    model_kind,
+    property_vector,
+    score_stage_one,
+)
+from rag.values import find_date_values, find_quantities
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RAMDOCS = SHARED / "ramdocs" / "ramdocs_dev.jsonl"
+XQUAD = SHARED / "xquad"
+
+
+@dataclass
+class LabelledDoc:
+    """One document read for one question, with what it really states (``None``: nothing)."""
+
+    question: str
+    doc_id: str
+    answer: str | None
+    span: tuple[int, int] | None = None  # gold span in the document (XQuAD)
+    source: str = "ramdocs"
+    part: str = "tune"
+    qid: str = ""
+
+
+def value_matches(v: Value, answer: str, span: tuple[int, int] | None = None) -> bool:
+    """Whether a candidate value is the labelled answer: the same span (XQuAD), or the same words, number
+    or date after normalisation (RAMDocs labels such as "7,094 people" or "16 February 1868")."""
+    if span is not None:
+        a, b = span
+        inter = max(0, min(b, v.end) - max(a, v.start))
+        if inter and inter / max(b - a, v.end - v.start) >= 0.5:
+            return True
+    got, want = _norm(v.text), _norm(answer)
+    if got and want and (f" {got} " in f" {want} " or f" {want} " in f" {got} "):
+        return True
+    if v.kind == "quantity":  # the number itself, or either end of a range ("between 10 and 12" states 10)
+        points = [x for x in (v.number, v.low, v.high) if x is not None]
+        return any(math.isclose(q.base, x, rel_tol=1e-6) or math.isclose(q.value, x, rel_tol=1e-6)
+                   for q in find_quantities(answer) for x in points)
+    if v.kind == "date":
+        return any(d.iso == v.key or (len(d.iso) >= 4 and v.key.startswith(d.iso)) or d.iso.startswith(v.key)
+                   for d in find_date_values(answer))
+    return False
+
+
+def ramdocs_docs(path: Path = RAMDOCS) -> Iterator[LabelledDoc]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for qi, row in enumerate(rows):
+        part = "measure" if part_of(qi, "measure") else "tune"
+        for j, d in enumerate(row["documents"]):
+            yield LabelledDoc(row["question"], f"rd{qi:03d}_{j:02d}", None if d["type"] == "noise" else str(d["answer"]),
+                              source="ramdocs", part=part, qid=f"rd{qi:03d}")
+
+
+def xquad_docs(root: Path = XQUAD) -> Iterator[LabelledDoc]:
+    de = load_squad(root / "xquad.de.dev.json")
+    en = load_squad(root / "xquad.de.dev.json", root / "xquad.en.dev.json")
+    for ds, lang in ((de, "de"), (en, "en")):
+        for q in ds.questions:
+            doc_id, a, b = q.answer_spans[0]
+            article = int(doc_id[2:5])
+            part = "measure" if article % 5 == 4 else "tune"
+            yield LabelledDoc(q.question, doc_id, q.answers[0], span=(a, b), source=f"xquad-{lang}", part=part,
+                              qid=f"{q.id}-{lang}")
+
+
+def ensure_index(settings: Settings, name: str, documents: list[Any]) -> Engine:
+    """Open ``index/NAME``, adding the dataset's documents first (unchanged ones cost nothing)."""
+    from rag.indexer import build_index
+
+    s = settings.model_copy(update={"index": settings.index.model_copy(update={"name": name})})
+    build_index(s, documents=documents)
+    return Engine(s)
+
+
+def read_labelled(engine: Engine, items: list[LabelledDoc], window_candidates: int, model: ReaderModel | None = None,
+                  with_retrieved: bool = True) -> list[tuple[LabelledDoc, Intent, DocumentReading]]:
+    """Collect every labelled document's candidates (stage-one features; with ``model``, also stage two).
+
+    With ``with_retrieved``, the documents retrieval brings for the question that are not its own are read
+    too, labelled as stating nothing: the reader meets them when answering."""
+    retr = engine.retriever
+    by_q: dict[str, list[LabelledDoc]] = {}
+    for it in items:
+        by_q.setdefault(it.qid, []).append(it)
+    out = []
+    embed = _cached_embed(engine)
+    questions = list(by_q)
+    vecs = engine.embedder.embed_queries([by_q[q][0].question for q in questions])
+    max_sources = engine.settings.answer.reader.max_sources
+    k_hits = max(engine.settings.retrieval.k, 10)
+    for qid, qv in zip(questions, vecs, strict=True):
+        docs = list(by_q[qid])
+        intent = analyse(docs[0].question)
+        if with_retrieved:  # what ask() reads besides: other retrieved documents, which state nothing about it
+            hits = retr.search(docs[0].question, k=k_hits, query_vector=qv)
+            own = {d.doc_id for d in docs}
+            for doc_id in list(dict.fromkeys(h.doc_id for h in hits))[:max_sources]:
+                if doc_id not in own:
+                    docs.append(LabelledDoc(docs[0].question, doc_id, None, source=docs[0].source, part=docs[0].part,
+                                            qid=qid))
+        ids = [d.doc_id for d in docs]
+        sents = document_sentences(retr, ids, qv)
+        best = max((s.sim for ss in sents.values() for s in ss), default=0.0)
+        lang = intent.language
+        work = [collect_candidates(retr.data.documents[d.doc_id], sents[d.doc_id], intent, lang, retr.idf, best,
+                                   engine.settings.answer.reader.require_distinctive_name) for d in docs]
+        if model is not None:
+            kind = model_kind(intent.answer_type)
+            score_stage_one(work, kind, model)
+            add_window_features(work, qv, embed, window_candidates, property_vector(intent, engine.embedder.embed_queries))
+        out.extend((d, intent, w) for d, w in zip(docs, work, strict=True))
+    return out
+
+
+def _cached_embed(engine: Engine) -> Any:
+    """Embed clauses through the index's embedding cache (training reads the same clauses many times)."""
+    from rag.embedding import EmbeddingCache, embed_with_cache
+
+    s = engine.settings
+    cache = EmbeddingCache(Path(s.embedding.cache_path or Path(s.index.root) / ".cache" / "embeddings.sqlite"))
+    return lambda texts: embed_with_cache(engine.embedder, list(texts), cache, 64)[0]
+
+
+def _label(c: Candidate, d: LabelledDoc) -> int:
+    return int(d.answer is not None and value_matches(c.value, d.answer, d.span))
+
+
+# Value-shape features that describe what answers look like in the training data (its numbers are seldom
+# ranges or decimals) rather than whether a value answers the question: left out, so that news, where the
+# answer is often an estimate "between 10,000 and 12,000", is not read by Wikipedia's habits.
+SHAPE_PRIORS = {"range", "qualified", "magnitude", "decimal"}
+
+
+def fit(rows: list[tuple[dict[str, float], int]], c: float = 0.5, names: list[str] | None = None,
+        intercept: bool = True) -> dict[str, Any]:
+    """A standardised logistic regression over the rows' features."""
+    from sklearn.linear_model import LogisticRegression
+
+    names = names or sorted({k for f, _ in rows for k in f} - SHAPE_PRIORS)
+    x = np.asarray([[f.get(n, 0.0) for n in names] for f, _ in rows], dtype=float)
+    y = np.asarray([lab for _, lab in rows])
+    mean, scale = (x.mean(axis=0), x.std(axis=0)) if intercept else (np.zeros(len(names)), x.std(axis=0))
+    scale[scale < 1e-9] = 1.0
+    lr = LogisticRegression(C=c, max_iter=3000, fit_intercept=intercept)
+    lr.fit((x - mean) / scale, y)
+    return {"features": names, "mean": mean.round(6).tolist(), "scale": scale.round(6).tolist(),
+            "weights": lr.coef_[0].round(6).tolist(), "bias": round(float(lr.intercept_[0]) if intercept else 0.0, 6),
+            "examples": len(rows), "positives": int(y.sum())}
+
+
+def fit_choice(docs: list[tuple[LabelledDoc, DocumentReading]], c: float) -> dict[str, Any]:
+    """A ranking model: logistic regression on feature differences between a document's right candidate
+    and each of its wrong ones (documents without a right candidate among them teach nothing here)."""
+    names = sorted({k for _, w in docs for cand in w.candidates for k in cand.features} - SHAPE_PRIORS)
+    rows: list[tuple[dict[str, float], int]] = []
+    for d, w in docs:
+        pos = [cand for cand in w.candidates if _label(cand, d)]
+        neg = [cand for cand in w.candidates if not _label(cand, d)]
+        for p in pos[:1]:
+            for n in neg:
+                diff = {k: p.features.get(k, 0.0) - n.features.get(k, 0.0) for k in names}
+                rows.append((diff, 1))
+                rows.append(({k: -v for k, v in diff.items()}, 0))
+    if not rows:
+        return {"features": names, "mean": [0.0] * len(names), "scale": [1.0] * len(names),
+                "weights": [0.0] * len(names), "bias": 0.0, "examples": 0, "positives": 0}
+    return fit(rows, c, names, intercept=False)
+
+
+def _kind_docs(read: list[tuple[LabelledDoc, Intent, DocumentReading]]) -> dict[str, list[tuple[LabelledDoc, DocumentReading]]]:
+    out: dict[str, list[tuple[LabelledDoc, DocumentReading]]] = {}
+    for d, intent, w in read:
+        out.setdefault(model_kind(intent.answer_type), []).append((d, w))
+    return out
+
+
+def _choose(w: DocumentReading, kind: str, model: ReaderModel) -> Candidate | None:
+    from rag.reader import eligible
+
+    w.candidates = eligible(w.candidates)
+    if not w.candidates:
+        return None
+    for cand in w.candidates:
+        cand.choice = model.logit(kind, "choice", cand.features)
+    return max(w.candidates, key=lambda cand: cand.choice) if w.candidates else None
+
+
+def reading_scores(read: list[tuple[LabelledDoc, Intent, DocumentReading]], model: ReaderModel,
+                   min_confidence: float) -> dict[str, dict[str, float]]:
+    """Per kind: share of answering documents read right / wrong / not at all, and of answerless
+    documents where the reader still claims a value."""
+    from rag.reader import confidence_features, sigmoid
+
+    tally: dict[str, dict[str, int]] = {}
+    for d, intent, w in read:
+        kind = model_kind(intent.answer_type)
+        t = tally.setdefault(kind, {"right": 0, "wrong": 0, "missed": 0, "silent": 0, "claims": 0})
+        best = _choose(w, kind, model)
+        p = sigmoid(model.logit(kind, "confidence", confidence_features(best, w.candidates))) if best else 0.0
+        says = best is not None and p >= min_confidence
+        if d.answer is None:
+            t["claims" if says else "silent"] += 1
+        elif not says:
+            t["missed"] += 1
+        else:
+            t["right" if best is not None and _label(best, d) else "wrong"] += 1
+    out = {}
+    for kind, t in tally.items():
+        n = t["right"] + t["wrong"] + t["missed"]
+        m = t["silent"] + t["claims"]
+        out[kind] = {"answering_docs": n, "right": round(t["right"] / n, 3) if n else None,
+                     "wrong": round(t["wrong"] / n, 3) if n else None, "missed": round(t["missed"] / n, 3) if n else None,
+                     "answerless_docs": m, "claims": round(t["claims"] / m, 3) if m else None}
+    return out
+
+
+def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", "xquad"), c: float = 0.5) -> dict[str, Any]:
+    """Fit the reader model on the tune parts and report reading scores on both parts.
+
+    Stage one (pointwise, cheap features) prunes each document to its best candidates; the choice model
+    ranks those with the clause similarities; the confidence model says how likely the chosen candidate
+    is the document's answer (answerless documents are its negatives).
+    """
+    from rag.reader import confidence_features
+
+    t0 = time.perf_counter()
+    sets: list[tuple[Engine, list[LabelledDoc]]] = []
+    if "ramdocs" in sources:
+        ds = load_ramdocs(RAMDOCS, variants=False)
+        sets.append((ensure_index(settings, "ramdocs", ds.documents or []), list(ramdocs_docs())))
+    if "xquad" in sources:
+        ds = load_squad(XQUAD / "xquad.de.dev.json")
+        sets.append((ensure_index(settings, "xquad-dev", ds.documents or []), list(xquad_docs())))
+    k = settings.answer.reader.window_candidates
+    stage1: dict[str, list[tuple[dict[str, float], int]]] = {}
+    for engine, items in sets:
+        for kind, docs in _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"], k)).items():
+            stage1.setdefault(kind, []).extend((cand.features, _label(cand, d)) for d, w in docs for cand in w.candidates)
+    models: dict[str, dict[str, Any]] = {kind: {"stage1": fit(rows, c)} for kind, rows in stage1.items()}
+    m1 = ReaderModel({"models": models})
+    tune2: dict[str, list[tuple[LabelledDoc, DocumentReading]]] = {}
+    for engine, items in sets:
+        for kind, docs in _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"], k, m1)).items():
+            tune2.setdefault(kind, []).extend(docs)
+    for kind, docs in tune2.items():
+        models[kind]["choice"] = fit_choice(docs, c)
+    m2 = ReaderModel({"models": models})
+    for kind, docs in tune2.items():
+        rows = []
+        for d, w in docs:
+            best = _choose(w, kind, m2)
+            if best is not None:
+                rows.append((confidence_features(best, w.candidates), _label(best, d)))
+        models[kind]["confidence"] = fit(rows, c)
+    model = ReaderModel({"models": models})
+    report: dict[str, Any] = {}
+    for engine, items in sets:
+        name = items[0].source.split("-")[0] if items else "?"
+        for part in ("tune", "measure"):
+            read = read_labelled(engine, [i for i in items if i.part == part], k, model)
+            report[f"{name} {part}"] = reading_scores(read, model, settings.answer.reader.min_confidence)
+    data = {"meta": {"trained": time.strftime("%Y-%m-%d"), "sources": list(sources), "parts": "tune only",
+                     "window_candidates": k, "C": c, "how": "python -m rag.learn", "reading": report,
+                     "seconds": round(time.perf_counter() - t0, 1)},
+            "models": models}
+    out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    ReaderModel.load.cache_clear()
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=MODEL_FILE)
+    ap.add_argument("--sources", default="ramdocs,xquad", help="comma-separated: ramdocs, xquad")
+    ap.add_argument("-C", type=float, default=0.5, help="inverse regularisation strength")
+    args = ap.parse_args(argv)
+    data = train(load_settings(), args.out, tuple(args.sources.split(",")), args.C)
+    for name, kinds in data["meta"]["reading"].items():
+        for kind, s in kinds.items():
+            print(f"{name:18s} {kind:9s} {json.dumps(s)}")
+    print(f"wrote {args.out} in {data['meta']['seconds']} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
+
+
+# ---------------------------------------------------------------- threshold sweep on the tune part
+
+
+def sweep(settings: Settings, part: str = "tune", grid: dict[str, list[float]] | None = None,
+          index_name: str = "ramdocs") -> list[dict[str, Any]]:
+    """Answer every RAMDocs question of ``part`` (and its agreeing variants) once per combination of reader
+    settings in ``grid``, gathering the sources only once. Returns one row of breakdown metrics per combination."""
+    import itertools
+    import types
+
+    from rag.answer import answer_from, gather
+    from rag.evaluation import answer_present, breakdown
+    grid = grid or {"min_confidence": [0.3], "flag_confidence": [0.5]}
+    ds = load_ramdocs(RAMDOCS, part=part)
+    engine = ensure_index(settings, index_name, ds.documents or [])
+    gathered = []
+    embed = _cached_embed(engine)
+    for q in ds.questions:
+        filt = q.filters()
+        intent = analyse(q.question)
+        gathered.append((q, gather(engine, intent, max(settings.retrieval.k, 10), filt, intent.language, embed)))
+    out = []
+    keys = list(grid)
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        over = dict(zip(keys, combo, strict=True))
+        reader = settings.answer.reader.model_copy(update=over)
+        s = settings.model_copy(update={"answer": settings.answer.model_copy(update={"reader": reader})})
+        fake = types.SimpleNamespace(settings=s)
+        rows = []
+        for q, g in gathered:
+            ans = answer_from(fake, g)
+            correct = ans.answerable and answer_present(ans.answer, q.answers)
+            rows.append({"gold_conflict": q.conflict, "flag": ans.flag, "flag_kind": ans.flag_kind,
+                         "gold_answerable": q.answerable, "answer_correct": correct, "gold_type": q.extra.get("answer_type"),
+                         "cause": q.extra.get("cause"), "variant": q.extra.get("variant")})
+        out.append({"settings": over, "breakdown": breakdown(rows)})
+    return out
