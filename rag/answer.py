@@ -22,7 +22,7 @@ from rag.errors import LLMError, RagError
 from rag.intent import Intent, analyse
 from rag.messages import t
 from rag.models import Answer, Citation, Comparison, Evidence, SourceReading
-from rag.reader import DocumentReading, Sentence, decide, document_sentences, prepare_documents
+from rag.reader import DocumentReading, Sentence, addresses_a_model, decide, document_sentences, prepare_documents
 from rag.retrieval import Filters
 from rag.text import detect_language
 from rag.validate import validate_citations
@@ -109,6 +109,8 @@ def read_sources(g: Gathered, settings: Any) -> tuple[list[SourceReading], list[
     for s in rest:
         if len(chosen) >= settings.max_evidence:
             break
+        if addresses_a_model(g.documents[s.doc_id].text[s.start:s.end]):
+            continue  # text that tries to instruct a model is never evidence
         if (s.doc_id, s.start) not in chosen and s.sim >= g.best_sim - 0.1:
             chosen.append((s.doc_id, s.start))
     evidence = []
@@ -243,6 +245,7 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     else:
         extractive = compose(intent, comparison, evidence, lang)
         answer.answer = extractive
+        answer.short_answer = short_answer(g, comparison, readings)
         if backend_name != "none":
             _phrase_with_llm(engine, answer, backend_name, extractive, comparison, on_token)
         elif on_token:
@@ -255,6 +258,18 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     answer.timings["read_ms"] = round((t_read - t0) * 1000, 1)
     answer.timings["total_ms"] = round((time.perf_counter() - t0) * 1000, 1)
     return answer
+
+
+def short_answer(g: Gathered, comparison: Comparison | None, readings: list[SourceReading]) -> str:
+    """The answer in a few words: the values the sources state (decisive ones first); where no source
+    states one, the clause around the likeliest value, else the best evidence sentence's first clause."""
+    if comparison is not None and comparison.groups:
+        return "; ".join(gr.display for gr in comparison.groups if gr.decisive) or comparison.groups[0].display
+    best = [(max(d.candidates, key=lambda c: c.choice), r.confidence) for d, r in zip(g.work, readings, strict=True)
+            if d.candidates]
+    if best:
+        return max(best, key=lambda cr: cr[1])[0].window
+    return ""
 
 
 def _phrase_with_llm(engine: Any, answer: Answer, backend_name: str, extractive: str, comparison: Comparison | None,

@@ -170,6 +170,14 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
                 all(distinct_labels(g.entity_label, lab) for lab in labels):
             decisive.append(g)
     decisive = decisive or vgroups[:1]
+    # a less certain estimate that can hold beside the confident ones ("about 11,000" beside "more than
+    # 10,000") is one more estimate: the sources vary. An exact figure that contradicts them is not enough.
+    for g in vgroups:
+        if g in decisive or g.value.qualifier == "vague" or max(conf[d] for d in g.doc_ids) < settings.min_confidence:
+            continue
+        estimate = g.value.qualifier != "exact" or any(d.value.qualifier != "exact" for d in decisive)
+        if estimate and all(compatible(g.value, d.value) for d in decisive):
+            decisive.append(g)
     for g in vgroups:
         g.decisive = g in decisive
         g.confidence = round(max(conf[d] for d in g.doc_ids), 4)

@@ -53,10 +53,10 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
         unsure = [g for g in groups[1:] if not g.decisive and g.value.qualifier != "vague"]
         if unsure:
             text += " " + t(lang, "less_certain", values="; ".join(_with_refs(g) for g in unsure)) + "."
-        if intent.answer_type in ("name", "text", "person", "place"):
+        if intent.answer_type in ("name", "text", "person", "place"):  # a name is shown in its sentence
             cited = [e for e in evidence if e.n in first.citations][:1]
-            if cited:
-                text += " " + _quote(cited[0], lang)
+            cited += [e for e in evidence if e not in cited][:2 - len(cited)]
+            text += " " + " ".join(_quote(e, lang) for e in cited)
         return text
     if comparison.kind == "vary":
         body = "; ".join(_with_refs(g) for g in groups)

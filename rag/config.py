@@ -94,11 +94,11 @@ class ReaderSettings(_Section):
     model_path: Path | None = None  # reader model (null = rag/resources/reader_model.json)
     require_distinctive_name: bool = True  # a source must name the question's rarest entity word (titles aside)
     window_candidates: int = Field(4, ge=1, le=50)  # candidates per document whose clause is embedded (stage two)
-    min_confidence: float = Field(0.3, ge=0, le=1)  # a source "says" a value only at this probability or above ...
+    min_confidence: float = Field(0.2, ge=0, le=1)  # a source "says" a value only at this probability or above ...
     min_confidence_name: float = Field(0.3, ge=0, le=1)  # ... for names (persons, places, titles) this one
-    flag_confidence: float = Field(0.6, ge=0, le=1)  # a value below this is listed, but never raises a flag ...
+    flag_confidence: float = Field(0.7, ge=0, le=1)  # a value below this is listed, but never raises a flag ...
     relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... or unless it reaches this share of the best one
-    entity_flag_confidence: float = Field(0.3, ge=0, le=1)  # ... unless its source names the entity distinctly
+    entity_flag_confidence: float = Field(0.5, ge=0, le=1)  # ... unless its source names the entity distinctly
     consensus_margin: float = Field(3.0, ge=0)  # a source's runner-up value this close to its choice may agree with others
     duplicate_similarity: float = Field(0.8, ge=0, le=1)  # cited sentences this similar (Jaccard) are one text
 

@@ -105,8 +105,10 @@ def _read_json(path: Path) -> Any:
         raise RagError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
 
 
-def load_squad(path: Path, questions_path: Path | None = None, limit: int | None = None) -> Dataset:
-    """SQuAD v1.1: paragraphs become documents ``sq{article}_{paragraph}``; answers keep their spans."""
+def load_squad(path: Path, questions_path: Path | None = None, limit: int | None = None, part: str = "all") -> Dataset:
+    """SQuAD v1.1: paragraphs become documents ``sq{article}_{paragraph}``; answers keep their spans. With
+    ``part``, only the questions of the tune or measure articles (every fifth article) are asked; every
+    paragraph stays in the corpus."""
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise RagError(f"{path}: not SQuAD v1.1 JSON (no 'data' list)")
@@ -127,6 +129,8 @@ def load_squad(path: Path, questions_path: Path | None = None, limit: int | None
                                  content_hash=hashlib.sha256(text.encode()).hexdigest(), format="squad",
                                  segments=[Span(start=0, end=len(text))]))
             for qa in para["qas"]:
+                if not part_of(ai, part):
+                    continue
                 q = other.get(qa["id"]) if questions_path is not None else qa["question"]
                 if not q:
                     continue
@@ -135,8 +139,8 @@ def load_squad(path: Path, questions_path: Path | None = None, limit: int | None
                                    answer_spans=spans))
     if limit:
         qs = qs[:limit]
-    return Dataset(name=path.name + (f" (questions: {questions_path.name})" if questions_path else ""), questions=qs,
-                   documents=docs)
+    return Dataset(name=path.name + (f" (questions: {questions_path.name})" if questions_path else "")
+                   + ("" if part == "all" else f" ({part} part)"), questions=qs, documents=docs)
 
 
 def _gold_type(answer: str) -> str:
@@ -151,8 +155,8 @@ def _gold_type(answer: str) -> str:
 
 
 def part_of(index: int, part: str) -> bool:
-    """Development data is split by position: every fifth question (index % 5 == 4) is the *measure* part,
-    never looked at while tuning; the rest is the *tune* part."""
+    """Development data is split by position: every fifth item (index % 5 == 4; RAMDocs: questions, SQuAD:
+    articles) is the *measure* part, never looked at while tuning; the rest is the *tune* part."""
     return part == "all" or (part == "measure") == (index % 5 == 4)
 
 
@@ -252,7 +256,7 @@ def load_dataset(path: Path | None, questions: Path | None = None, corpus: list[
     if not path.exists():
         raise RagError(f"{path}: no such file")
     if path.suffix.lower() == ".json":
-        return load_squad(path, questions, limit)
+        return load_squad(path, questions, limit, part=part)
     if _is_ramdocs(path):
         return load_ramdocs(path, part=part, variants=variants, limit=limit)
     qs = load_jsonl(path)
@@ -388,6 +392,8 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
                 "first_relevant_doc_rank": doc_rank,
                 "relevant": rel, "n_relevant": _n_relevant(data, q),
                 "answer_correct": answered and answer_present(ans.answer, q.answers) if q.answerable else None,
+                "short_answer": ans.short_answer,
+                "short_correct": answered and answer_present(ans.short_answer, q.answers) if q.answerable else None,
                 "f1": token_f1(ans.answer, q.answers) if q.answerable and answered else 0.0,
                 "citations": [{"n": c.n, "doc_id": c.doc_id, "quote": c.quote} for c in ans.citations],
                 "valid_citations": len(correct_cites),
@@ -498,6 +504,7 @@ def summarize(results: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:
     m["ndcg@10"] = round(statistics.fmean(ndcg), 4) if ndcg else None
     ans = [r for r in ok if r["gold_answerable"]]
     m["answer_accuracy"] = rate([bool(r["answer_correct"]) for r in ans])
+    m["short_answer_accuracy"] = rate([bool(r.get("short_correct")) for r in ans])
     m["token_f1"] = round(statistics.fmean([r["f1"] for r in ans]), 4) if ans else None
     unans = [r for r in ok if not r["gold_answerable"]]
     m["refusal_accuracy"] = rate([not r["answerable"] for r in unans])
@@ -523,7 +530,8 @@ def summarize(results: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:
 # ---------------------------------------------------------------- reports
 
 METRIC_ORDER = ["recall@1", "recall@5", "recall@10", "doc_recall@1", "doc_recall@5", "mrr", "ndcg@10",
-                "answer_accuracy", "token_f1", "refusal_accuracy", "false_refusals", "citation_precision",
+                "answer_accuracy", "short_answer_accuracy", "token_f1", "refusal_accuracy", "false_refusals",
+                "citation_precision",
                 "answers_with_valid_citation", "conflict_precision", "conflict_recall", "conflict_f1",
                 "latency_p50_s", "latency_p95_s", "latency_total_s", "index_seconds", "questions", "errors"]
 

@@ -170,15 +170,31 @@ def analyse(question: str) -> Intent:
     intent.property_words = list(dict.fromkeys(s for _, s in prop))
     intent.property_text = " ".join(w for w, _ in prop)
     if how and intent.answer_type == "quantity":
-        after = re.match(r"\s*([\w\-]+(?:\s+[\w\-]+)?)", q[how.end():])
-        if after:
-            inc = {fold(w) for w in r["increment_words"]}
-            words = [w for w in after.group(1).split() if fold(w) not in stop and fold(w) not in inc]
-            if not words:
-                more = re.match(r"\s*(?:[\w\-]+\s+){1,2}([\w\-]+)", q[how.end():])
-                words = [more.group(1)] if more and fold(more.group(1)) not in stop else []
-            intent.counted = words[0] if words else None
+        intent.counted = _counted_noun(q[how.end():], lang)
     return intent
+
+
+def _counted_noun(rest: str, lang: str) -> str | None:
+    """The noun a "how many" phrase counts: the words after it up to the first function word, of which the
+    noun is the first capitalised one in German ("wie viele nordkoreanische Soldaten") and the last that is
+    no participle in English ("how many additional troops", "how many workers joined")."""
+    stop = stopwords()
+    inc = {fold(w) for w in resources()["increment_words"]}
+    run: list[str] = []
+    for w in re.findall(r"[\w\-]+", rest)[:5]:
+        f = fold(w)
+        if f in stop:
+            if run:
+                break
+            continue
+        if f not in inc:
+            run.append(w)
+    if not run:
+        return None
+    if lang == "de":
+        return next((w for w in run if w[:1].isupper()), run[0])
+    nouns = [w for w in run[:3] if not re.search(r"(?:ed|ing)$", w.lower())]
+    return nouns[-1] if nouns else run[0]
 
 
 def _is_common_noun_de(word: str, question: str) -> bool:

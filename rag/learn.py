@@ -158,6 +158,14 @@ def read_labelled(engine: Engine, items: list[LabelledDoc], window_candidates: i
     return out
 
 
+def _reads_others(items: list[LabelledDoc]) -> bool:
+    """Whether the other retrieved documents are read too, as answerless examples. In RAMDocs they are other
+    questions' pages; in XQuAD other paragraphs, mostly of other articles (a paragraph of the same article
+    may state the answer: some noise, but without them the model never learns what an unrelated page
+    looks like, and claims values from it)."""
+    return bool(items)
+
+
 def _cached_embed(engine: Engine) -> Any:
     """Embed clauses through the index's embedding cache (training reads the same clauses many times)."""
     from rag.embedding import EmbeddingCache, embed_with_cache
@@ -280,13 +288,16 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
     k = settings.answer.reader.window_candidates
     stage1: dict[str, list[tuple[dict[str, float], int]]] = {}
     for engine, items in sets:
-        for kind, docs in _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"], k)).items():
+        others = _reads_others(items)
+        for kind, docs in _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"], k,
+                                                   with_retrieved=others)).items():
             stage1.setdefault(kind, []).extend((cand.features, _label(cand, d)) for d, w in docs for cand in w.candidates)
     models: dict[str, dict[str, Any]] = {kind: {"stage1": fit(rows, c)} for kind, rows in stage1.items()}
     m1 = ReaderModel({"models": models})
     tune2: dict[str, list[tuple[LabelledDoc, DocumentReading]]] = {}
     for engine, items in sets:
-        for kind, docs in _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"], k, m1)).items():
+        for kind, docs in _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"], k, m1,
+                                                   with_retrieved=_reads_others(items))).items():
             tune2.setdefault(kind, []).extend(docs)
     for kind, docs in tune2.items():
         models[kind]["choice"] = fit_choice(docs, c)
@@ -303,7 +314,7 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
     for engine, items in sets:
         name = items[0].source.split("-")[0] if items else "?"
         for part in ("tune", "measure"):
-            read = read_labelled(engine, [i for i in items if i.part == part], k, model)
+            read = read_labelled(engine, [i for i in items if i.part == part], k, model, with_retrieved=_reads_others(items))
             report[f"{name} {part}"] = reading_scores(read, model, settings.answer.reader.min_confidence)
     data = {"meta": {"trained": time.strftime("%Y-%m-%d"), "sources": list(sources), "parts": "tune only",
                      "window_candidates": k, "C": c, "how": "python -m rag.learn", "reading": report,

@@ -158,6 +158,7 @@ class Answer(BaseModel):
     question: str
     answer: str
     language: str
+    short_answer: str = ""  # the value(s) in a few words, without citations ("495; 612")
     answerable: bool
     backend: str
     answer_type: str = "text"
