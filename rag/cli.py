@@ -76,6 +76,8 @@ def index_cmd(
     con.print(f"[bold]{report.index}[/]: {report.documents} documents, {report.chunks} chunks "
               f"(added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
               f"removed {len(report.removed)}; embedded {report.embedded} texts in {report.seconds:.1f} s)")
+    for w in report.warnings:
+        sys.stderr.write(f"warning: {w}\n")
     if report.skipped:
         con.print(f"[yellow]skipped {len(report.skipped)} file(s):[/]")
         for path, reason in report.skipped[:50]:

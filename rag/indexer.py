@@ -32,6 +32,7 @@ class IndexReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # files indexed with a repair ("invalid UTF-8 at byte 40 …")
     documents: int = 0
     chunks: int = 0
     embedded: int = 0
@@ -129,6 +130,7 @@ def build_index(
                 report.skipped.append((str(path), reason or "unreadable"))
             else:
                 found_docs.append(doc)
+                report.warnings.extend(f"{path}: {w}" for w in doc.warnings)
     by_id: dict[str, Document] = {}
     for d in found_docs:
         if d.doc_id in by_id:

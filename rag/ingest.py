@@ -106,11 +106,11 @@ def doc_id_for(path: Path) -> str:
 # ---------------------------------------------------------------- reading and decoding
 
 
-def read_text(path: Path, max_mb: float) -> tuple[str, str]:
+def read_text(path: Path, max_mb: float) -> tuple[str, str, str | None]:
     """Read and decode a file.
 
     Returns:
-        ``(text, encoding)``.
+        ``(text, encoding, warning)``; the warning names what was repaired (bad UTF-8 bytes), else ``None``.
 
     Raises:
         IngestError: too large, unreadable, binary, undecodable or empty.
@@ -134,11 +134,11 @@ def read_text(path: Path, max_mb: float) -> tuple[str, str]:
         raise IngestError(f"{path}: file has no text (only whitespace)")
     if _looks_binary(raw):
         raise IngestError(f"{path}: looks like a binary file, not text")
-    text, enc = _decode(raw)
+    text, enc, warning = _decode(raw)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise IngestError(f"{path}: file has no text (only whitespace)")
-    return text, enc
+    return text, enc, warning
 
 
 _MAGIC = (b"%PDF", b"\x89PNG", b"PK\x03\x04", b"\xff\xd8\xff", b"GIF8", b"\x7fELF", b"\x1f\x8b")
@@ -156,25 +156,36 @@ def _looks_binary(raw: bytes) -> bool:
     return ctrl > 0.05 * len(head)
 
 
-def _decode(raw: bytes) -> tuple[str, str]:
+def _decode(raw: bytes) -> tuple[str, str, str | None]:
+    """``(text, encoding, warning)``. UTF-8 with a few bad bytes stays UTF-8 (the bad bytes become U+FFFD and
+    the warning says where the first one is); only text with no UTF-8 in it is read as another charset."""
     if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig"
+        return raw[3:].decode("utf-8", errors="replace"), "utf-8-sig", None
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16", errors="replace").lstrip("\ufeff"), "utf-16"
+        return raw.decode("utf-16", errors="replace").lstrip("\ufeff"), "utf-16", None
     try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+        return raw.decode("utf-8"), "utf-8", None
+    except UnicodeDecodeError as exc:
+        first_bad = exc.start
+    multibyte = len(_UTF8_MULTIBYTE.findall(raw))
+    invalid = raw.decode("utf-8", errors="replace").count("\ufffd")
+    if multibyte and invalid <= max(3, multibyte // 4):
+        text = raw.decode("utf-8", errors="replace")
+        return text, "utf-8", (f"invalid UTF-8 at byte {first_bad} ({invalid} bad byte sequence(s) replaced by "
+                               "U+FFFD); the rest is read as UTF-8")
     try:
         from charset_normalizer import from_bytes
 
         best = from_bytes(raw[:200_000]).best()
         if best is not None and best.encoding and best.encoding.replace("_", "") not in {"utf8"}:
             enc = best.encoding
-            return raw.decode(enc, errors="replace"), enc
+            return raw.decode(enc, errors="replace"), enc, None
     except Exception:  # noqa: BLE001 - fall back to cp1252 below
         pass
-    return raw.decode("cp1252", errors="replace"), "cp1252"
+    return raw.decode("cp1252", errors="replace"), "cp1252", None
+
+
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
 
 # ---------------------------------------------------------------- HTML
@@ -391,7 +402,7 @@ def load_document(path: Path, settings: IngestSettings) -> Document:
     Raises:
         IngestError: the file cannot be used (reason and path in the message).
     """
-    text, _enc = read_text(path, settings.max_file_mb)
+    text, _enc, warning = read_text(path, settings.max_file_mb)
     suffix = path.suffix.lower()
     fmt = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md"}.get(suffix, "txt")
     html_meta: dict[str, str] = {}
@@ -421,6 +432,7 @@ def load_document(path: Path, settings: IngestSettings) -> Document:
         content_hash=hashlib.sha256(text.encode("utf-8")).hexdigest(),
         format=fmt,
         segments=segments,
+        warnings=[warning] if warning else [],
     )
 
 

@@ -30,6 +30,7 @@ class Document(BaseModel):
     content_hash: str = ""
     format: str = "txt"
     segments: list[Span] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list, exclude=True)  # what reading it repaired (not stored)
 
 
 class Chunk(BaseModel):

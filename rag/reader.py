@@ -114,6 +114,10 @@ class ReaderModel:
     def has(self, kind: str, stage: str) -> bool:
         return (kind, stage) in self._models
 
+    def _models_kinds(self) -> set[str]:
+        """The kinds that have a full set of trained stages."""
+        return {k for k, _ in self._models if all((k, st) in self._models for st in ("stage1", "choice", "confidence"))}
+
     def logit(self, kind: str, stage: str, feats: dict[str, float]) -> float:
         """The model's logit for one candidate; without a trained model, a neutral hand-set score."""
         m = self._models.get((kind, stage))

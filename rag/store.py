@@ -204,6 +204,7 @@ class IndexStore:
             for f in tmp.iterdir():
                 _fsync(f)
             _fsync(tmp)
+            _test_pause("write")
             os.rename(tmp, self.path / gen_name)
             cur_tmp = self.path / f".CURRENT.{uuid.uuid4().hex[:8]}"
             cur_tmp.write_text(gen_name + "\n", encoding="utf-8")
@@ -225,6 +226,15 @@ class IndexStore:
             elif p.name.startswith(".CURRENT."):
                 with contextlib.suppress(OSError):
                     p.unlink()
+
+
+def _test_pause(point: str) -> None:
+    """Fault injection for the crash tests: ``RAG_TEST_PAUSE=write:2`` holds a writer for 2 s with the new
+    generation complete on disk but not yet live, so a test can kill it at exactly that moment."""
+    spec = os.environ.get("RAG_TEST_PAUSE", "")
+    name, _, seconds = spec.partition(":")
+    if name == point and seconds:
+        time.sleep(float(seconds))
 
 
 def _read_lines(path: Path) -> list[str]:

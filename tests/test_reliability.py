@@ -2,7 +2,6 @@
 
 import json
 import os
-import random
 import shutil
 import signal
 import subprocess
@@ -56,7 +55,11 @@ def test_bad_files_are_skipped_and_listed_rest_indexed(tmp_path):
     assert any("loop" in why for why in skipped.values())
     assert set(rep["added"]) == {sorted(SEEDS.glob("*.txt"))[0].stem, "latin", "broken"}
     docs = IndexStore(tmp_path / "index" / "default").load(with_faiss=False).documents
-    assert "zählt 1.000 Gäste" in docs["latin"].text
+    assert "zählt 1.000 Gäste" in docs["latin"].text  # a cp1252 file is read as cp1252
+    # UTF-8 with one bad byte stays UTF-8: the byte becomes U+FFFD, the rest is intact, and a warning says where
+    assert "Gültiger Text mit kaputtem Byte \ufffd am Ende." in docs["broken"].text and "Ã" not in docs["broken"].text
+    warning = next(w for w in rep["warnings"] if "broken.txt" in w)
+    assert "invalid UTF-8 at byte 49" in warning
 
 
 def test_unreadable_file_is_named(tmp_path, monkeypatch):
@@ -128,6 +131,8 @@ def _consistent(index_path: Path) -> int:
 
 @pytest.mark.slow
 def test_sigkill_during_indexing_never_breaks_the_index(tmp_path):
+    """SIGKILL while embedding (the lock held, nothing written yet) and while the new generation sits complete
+    on disk but not yet live (held there by the RAG_TEST_PAUSE fault point): the old index stays whole."""
     small, full = tmp_path / "small", tmp_path / "full"
     small.mkdir()
     full.mkdir()
@@ -139,16 +144,44 @@ def test_sigkill_during_indexing_never_breaks_the_index(tmp_path):
     cfg.write_text(f"index:\n  root: {tmp_path / 'index'}\nembedding:\n  cache: false\n", encoding="utf-8")
     assert rag_cli("index", str(small), "--config", str(cfg)).returncode == 0
     idx = tmp_path / "index" / "default"
-    rng = random.Random(7)
-    for _ in range(6):
+    env = {**os.environ, "RAG_TEST_PAUSE": "write:30"}
+    landed = {"embedding": 0, "write": 0}
+    for phase in ["embedding", "write"] * 3:
         proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index", str(full), "--rebuild", "--config", str(cfg)],
-                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 5.0))
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        old_tmp = {p.name for p in idx.iterdir() if p.name.startswith(".tmp-gen-")}  # a killed writer's leftovers
+
+        def writing(old_tmp: set[str] = old_tmp) -> bool:
+            return any(p.name.startswith(".tmp-gen-") and p.name not in old_tmp for p in idx.iterdir())
+
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if phase == "write" and writing() or phase == "embedding" and _lock_held(idx) and not writing():
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, f"the writer ended before it could be killed ({phase}, rc {proc.returncode})"
+        landed[phase] += phase == "write" and writing() or phase == "embedding" and _lock_held(idx) and not writing()
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        assert _consistent(idx) in (1, 5)  # the old index or the complete new one, never a mix
-    assert rag_cli("index", str(full), "--config", str(cfg)).returncode == 0
-    assert _consistent(idx) == 5
+        assert _consistent(idx) == 1  # the old index, never the unfinished one or a mix
+    assert landed == {"embedding": 3, "write": 3}  # every kill landed in the phase it was aimed at
+    assert rag_cli("index", str(full), "--config", str(cfg)).returncode == 0  # leftovers are cleaned up
+    assert _consistent(idx) == 5 and not any(p.name.startswith(".tmp-") for p in idx.iterdir())
+
+
+def _lock_held(idx: Path) -> bool:
+    import fcntl
+
+    fd = os.open(idx / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def test_concurrent_index_runs_are_serialised(tmp_path, corpus):

@@ -22,11 +22,11 @@ def free_port() -> int:
     return p
 
 
-def start_server(tmp: Path, *extra: str, env: dict | None = None, ui: bool = False):
+def start_server(tmp: Path, *extra: str, env: dict | None = None, ui: bool = False, corpus: Path | None = None):
     port = free_port()
     cfg = tmp / "c.yaml"
-    cfg.write_text(f"corpus: {ROOT / 'seeds'}\nindex:\n  root: {tmp / 'index'}\nserver:\n  corpus_dir: {tmp / 'corpus'}\n"
-                   "  max_upload_mb: 1\n", encoding="utf-8")
+    cfg.write_text(f"corpus: {corpus or ROOT / 'seeds'}\nindex:\n  root: {tmp / 'index'}\nserver:\n"
+                   f"  corpus_dir: {tmp / 'corpus'}\n  max_upload_mb: 1\n", encoding="utf-8")
     cmd = [sys.executable, "-m", "rag.cli", "serve", "--config", str(cfg), "--port", str(port), *extra]
     if not ui:
         cmd.append("--no-ui")

@@ -79,3 +79,31 @@ def test_eval_rejects_a_broken_ramdocs_line(tmp_path):
     f.write_text(json.dumps({"question": "q?", "documents": [{"text": 3}], "gold_answers": []}) + "\n", encoding="utf-8")
     p = rag("eval", str(f))
     assert p.returncode != 0 and "line 1" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_topics_through_the_http_api(tmp_path):
+    """The same multi-topic questions asked over HTTP: a server started on the topics corpus answers them."""
+    import httpx
+    from test_server import start_server
+
+    from rag.evaluation import answer_present, load_jsonl
+
+    proc, url = start_server(tmp_path, corpus=DATA / "topics")
+    try:
+        qs = load_jsonl(DATA / "topics_qa.jsonl")
+        right = 0
+        for q in qs:
+            r = httpx.post(url + "/api/v1/ask", json={"question": q.question}, timeout=120)
+            assert r.status_code == 200, r.text
+            ans = r.json()
+            if not q.answerable:
+                assert not ans["answerable"] and ans["answer"].startswith("The sources do not say")
+                continue
+            right += ans["answerable"] and answer_present(ans["answer"], q.answers)
+            for c in ans["citations"]:  # every citation is an exact passage of a topics article
+                text = (DATA / "topics" / f"{c['doc_id']}.txt").read_text(encoding="utf-8")
+                assert text[c["start"]:c["end"]] == c["quote"]
+        assert right / sum(q.answerable for q in qs) >= 0.7
+    finally:
+        proc.terminate()
+        proc.wait(10)

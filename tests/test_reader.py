@@ -1,0 +1,62 @@
+"""The learned reader on real documents nobody here wrote: RAMDocs questions of the *measure* part (never used
+for fitting or thresholds), read from an index of their own documents."""
+
+import json
+
+import pytest
+from conftest import make_settings, need_shared
+
+from rag.answer import ask
+from rag.engine import Engine
+from rag.evaluation import _gold_type, answer_present, load_ramdocs, part_of
+from rag.indexer import build_index
+from rag.learn import LabelledDoc, read_labelled, reading_scores
+from rag.reader import MODEL_FILE, ReaderModel
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory):
+    path = need_shared("ramdocs", "ramdocs_dev.jsonl")
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    picked = [qi for qi, r in enumerate(rows) if part_of(qi, "measure") and _gold_type(r["gold_answers"][0]) != "name"][:10]
+    ds = load_ramdocs(path, variants=False)
+    wanted = {f"rd{qi:03d}" for qi in picked}
+    docs = [d for d in ds.documents if d.doc_id[:5] in wanted]
+    s = make_settings(tmp_path_factory.mktemp("rd"))
+    build_index(s, documents=docs)
+    items = [LabelledDoc(rows[qi]["question"], f"rd{qi:03d}_{j:02d}", None if d["type"] == "noise" else str(d["answer"]),
+                         qid=f"rd{qi:03d}", part="measure")
+             for qi in picked for j, d in enumerate(rows[qi]["documents"])]
+    return Engine(s), items, {f"rd{qi:03d}": rows[qi] for qi in picked}
+
+
+def test_the_bundled_model_was_fitted_on_tune_parts_only():
+    meta = json.loads(MODEL_FILE.read_text(encoding="utf-8"))["meta"]
+    assert meta["parts"] == "tune only" and set(meta["sources"]) <= {"ramdocs", "xquad"}
+    assert {"quantity", "date", "name"} <= set(ReaderModel.load()._models_kinds())
+
+
+def test_documents_are_read_for_their_own_value(measured):
+    engine, items, _ = measured
+    model = ReaderModel.load()
+    scores = reading_scores(read_labelled(engine, items, engine.settings.answer.reader.window_candidates, model),
+                            model, engine.settings.answer.reader.min_confidence)
+    read = sum(s["right"] * s["answering_docs"] for s in scores.values()) / sum(s["answering_docs"] for s in scores.values())
+    wrong = sum(s["wrong"] * s["answering_docs"] for s in scores.values()) / sum(s["answering_docs"] for s in scores.values())
+    assert read >= 0.4 and wrong <= 0.2, scores  # the full measure part: see benchmarks/bench_reader.py
+
+
+def test_disagreeing_sources_are_flagged_and_every_value_is_a_span(measured):
+    engine, _, rows = measured
+    flagged = answered = 0
+    for row in rows.values():
+        ans = ask(engine, row["question"])
+        docs = engine.retriever.data.documents
+        for r in ans.readings:
+            if r.says:
+                assert docs[r.doc_id].text[r.value.start:r.value.end] == r.value.text
+        answered += ans.answerable and answer_present(ans.answer, [str(g) for g in row["gold_answers"]])
+        flagged += ans.flag is not None
+    assert answered >= 0.7 * len(rows) and flagged >= 0.6 * len(rows)  # nearly every one has disagreeing sources
