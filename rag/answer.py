@@ -44,7 +44,9 @@ def check_question(q: str, limit: int) -> str:
     Raises:
         RagError: empty, punctuation-only or too long.
     """
-    q = " ".join(q.split())
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in q):
+        raise RagError("the question holds an unpaired UTF-16 surrogate (invalid Unicode text)")
+    q = " ".join("".join(c if c.isprintable() or c.isspace() else " " for c in q).split())
     if not q or not any(c.isalnum() for c in q):
         raise RagError("the question is empty (it needs at least one letter or digit)")
     if len(q) > limit:
@@ -175,7 +177,8 @@ def build_prompt(question: str, lang: str, evidence: list[Evidence], comparison:
 
 
 def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None, filters: Filters | None = None,
-        on_token: TokenCallback | None = None, on_evidence: Callable[[Answer], None] | None = None) -> Answer:
+        on_token: TokenCallback | None = None, on_evidence: Callable[[Answer], None] | None = None,
+        llm_model: str | None = None) -> Answer:
     """Answer a question from the index with a typed value per source and validated citations.
 
     Args:
@@ -187,6 +190,7 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
         on_token: called with each piece of the answer as it is produced.
         on_evidence: called once with the partial answer (evidence, readings, comparison, flag) before any
             LLM work starts, so interfaces can show them at once.
+        llm_model: the Ollama model for this call only (default ``llm.ollama_model``).
 
     Returns:
         An :class:`~rag.models.Answer`; on LLM failure the extractive answer with a notice.
@@ -203,12 +207,12 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
         notices.append(t("en", "unsupported_lang"))
     intent = analyse(question)
     g = gather(engine, intent, max(k or settings.retrieval.k, 10), filters, lang)
-    return answer_from(engine, g, backend_name, notices, t0, on_token, on_evidence)
+    return answer_from(engine, g, backend_name, notices, t0, on_token, on_evidence, llm_model)
 
 
 def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: list[str] | None = None,
                 t0: float | None = None, on_token: TokenCallback | None = None,
-                on_evidence: Callable[[Answer], None] | None = None) -> Answer:
+                on_evidence: Callable[[Answer], None] | None = None, llm_model: str | None = None) -> Answer:
     """The rest of :func:`ask` once the sources are gathered: read, compare, compose, validate (and phrase
     with the LLM). Evaluation calls it again on one gathering with other reader settings."""
     t0 = time.perf_counter() if t0 is None else t0
@@ -247,7 +251,7 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
         answer.answer = extractive
         answer.short_answer = short_answer(g, comparison, readings)
         if backend_name != "none":
-            _phrase_with_llm(engine, answer, backend_name, extractive, comparison, on_token)
+            _phrase_with_llm(engine, answer, backend_name, extractive, comparison, on_token, llm_model)
         elif on_token:
             on_token(extractive)
     cleaned, report = validate_citations(answer.answer, evidence, lang, None if answerable else answer.answer)
@@ -273,12 +277,13 @@ def short_answer(g: Gathered, comparison: Comparison | None, readings: list[Sour
 
 
 def _phrase_with_llm(engine: Any, answer: Answer, backend_name: str, extractive: str, comparison: Comparison | None,
-                     on_token: TokenCallback | None) -> None:
+                     on_token: TokenCallback | None, llm_model: str | None = None) -> None:
     """Let the model phrase the verified draft; keep its text only if every check passes."""
     from rag.llm import ChatBackend, count_tokens
 
     lang = answer.language
-    backend = ChatBackend(engine.settings.llm.model_copy(update={"backend": backend_name}))
+    backend = ChatBackend(engine.settings.llm.model_copy(
+        update={"backend": backend_name, **({"ollama_model": llm_model} if llm_model else {})}))
     draft = extractive if comparison is not None else ""
     prompt = build_prompt(answer.question, lang, answer.evidence, comparison, draft=draft)
     answer.prompt_tokens = count_tokens(SYSTEM_PROMPT[lang] + prompt)

@@ -17,7 +17,26 @@ import typer
 from rag.errors import RagError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  context_settings={"help_option_names": ["-h", "--help"]},
                   help="Grounded question answering over news archives.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("newsrag")
+        except PackageNotFoundError:  # running from a source tree that was never installed
+            v = "0.1.0"
+        typer.echo(f"rag (newsrag) {v}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit")] = False) -> None:
+    """Grounded question answering over news archives."""
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="YAML settings file (default configs/default.yaml)")]
 NameOpt = Annotated[str | None, typer.Option("--name", "-n", help="Index name under index/ (default: default)")]
@@ -42,8 +61,13 @@ def _err(msg: str) -> None:
 
 
 def _validate_name(name: str | None) -> None:
-    if name is not None and (not name or "/" in name or name.startswith(".")):
-        raise RagError(f"--name '{name}': use a plain folder name such as 'default' or 'news2024'")
+    from rag.config import check_index_name
+
+    if name is not None:
+        try:
+            check_index_name(name)
+        except ValueError as exc:
+            raise RagError(f"--name {exc}") from None
 
 
 @app.command("index")
@@ -110,6 +134,49 @@ def _filters(doc: list[str] | None, source: str | None, date_from: str | None, d
     return Filters(doc_ids=doc or None, source=source, date_from=date_from, date_to=date_to, language=language)
 
 
+def search_result(query: str, hits: list[Any]) -> dict[str, Any]:
+    """The one JSON shape of search results (CLI, --queries lines and the HTTP API): ``{query, hits}``."""
+    return {"query": query, "hits": [h.model_dump(mode="json") for h in hits]}
+
+
+def _stdin_if_dash(value: str, limit: int) -> str:
+    """``-`` means: read the text from standard input (at most ``limit`` characters are kept for checks)."""
+    if value != "-":
+        return value
+    data = sys.stdin.read(limit + 1)
+    if not data.strip():
+        raise RagError("standard input is empty (give the question as an argument or pipe it in)")
+    return data
+
+
+def _read_lines_arg(path: Path, option: str, max_mb: float) -> list[str]:
+    """Lines of a file given to an option (``-`` is standard input); regular files only, at most ``max_mb``
+    (setting ingest.max_file_mb)."""
+    import stat
+
+    limit = int(max_mb * 1024 * 1024)
+    if str(path) == "-":
+        data = sys.stdin.buffer.read(limit + 1)
+    else:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            raise RagError(f"{option} {path}: cannot read ({exc.strerror})") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise RagError(f"{option} {path}: not a regular file (a FIFO, device or folder)")
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(limit + 1)
+        except OSError as exc:
+            raise RagError(f"{option} {path}: cannot read ({exc.strerror})") from None
+    if len(data) > limit:
+        raise RagError(f"{option} {path}: over the {max_mb:g} MB limit (setting ingest.max_file_mb)")
+    try:
+        return data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise RagError(f"{option} {path}: not UTF-8 text (byte {exc.start})") from None
+
+
 def _check_k(k: int | None) -> None:
     if k is not None and not 1 <= k <= 1000:
         raise RagError(f"-k {k}: must be between 1 and 1000")
@@ -117,12 +184,13 @@ def _check_k(k: int | None) -> None:
 
 @app.command("search")
 def search_cmd(
-    query: Annotated[str | None, typer.Argument(help="The query (or use --queries FILE)")] = None,
+    query: Annotated[str | None, typer.Argument(help="The query ('-' reads it from stdin; or use --queries FILE)")] = None,
     k: Annotated[int | None, typer.Option("-k", help="Number of hits (1-1000)")] = None,
     name: NameOpt = None,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
-    queries: Annotated[Path | None, typer.Option("--queries", help="File with one query per line; prints JSON lines")] = None,
+    queries: Annotated[Path | None, typer.Option("--queries", help="File with one query per line ('-': stdin); "
+                                                              "prints one JSON line {query, hits} per query")] = None,
     doc: DocOpt = None,
     source: SourceOpt = None,
     date_from: FromOpt = None,
@@ -138,25 +206,32 @@ def search_cmd(
 
     filt = _filters(doc, source, date_from, date_to)
     if queries is not None:
-        try:
-            lines = [ln.strip() for ln in queries.read_text(encoding="utf-8").splitlines()]
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RagError(f"--queries {queries}: cannot read ({exc})") from None
+        from rag.answer import check_question
+
+        lines = _read_lines_arg(queries, "--queries", s.ingest.max_file_mb)
         engine = Engine(s)
+        failed = 0
         for q in lines:
-            if not q:
+            if not q.strip():
                 continue
-            hits = engine.search(q, k=k, filters=filt)
-            typer.echo(json.dumps({"query": q, "hits": [h.model_dump() for h in hits]}, ensure_ascii=False))
+            try:
+                q = check_question(q, s.answer.max_question_chars)
+                out = search_result(q, engine.search(q, k=k, filters=filt))
+            except RagError as exc:
+                failed += 1
+                out = {"query": q if len(q) <= 80 else q[:80] + "…", "error": str(exc)}
+            typer.echo(json.dumps(out, ensure_ascii=False))
+        if failed:
+            raise RagError(f"{failed} of {sum(1 for x in lines if x.strip())} queries failed (their lines say why)")
         return
     assert query is not None
     from rag.answer import check_question
 
-    check_question(query, s.answer.max_question_chars)
+    query = check_question(_stdin_if_dash(query, s.answer.max_question_chars), s.answer.max_question_chars)
     engine = Engine(s)
     hits = engine.search(query, k=k, filters=filt)
     if as_json:
-        typer.echo(json.dumps([h.model_dump() for h in hits], ensure_ascii=False))
+        typer.echo(json.dumps(search_result(query, hits), ensure_ascii=False))
         return
     from rich.console import Console
     from rich.table import Table
@@ -173,7 +248,7 @@ def search_cmd(
 
 @app.command("ask")
 def ask_cmd(
-    question: Annotated[str, typer.Argument(help="The question (German or English)")],
+    question: Annotated[str, typer.Argument(help="The question (German or English; '-' reads it from stdin)")],
     llm: Annotated[str | None, typer.Option("--llm", help="none (extractive) | ollama | llamacpp")] = None,
     k: Annotated[int | None, typer.Option("-k", help="Passages to retrieve (1-1000)")] = None,
     name: NameOpt = None,
@@ -194,7 +269,7 @@ def ask_cmd(
     from rag.answer import ask, check_question
     from rag.engine import Engine
 
-    check_question(question, s.answer.max_question_chars)
+    question = check_question(_stdin_if_dash(question, s.answer.max_question_chars), s.answer.max_question_chars)
     engine = Engine(s)
     on_token = None
     if stream and not as_json:
@@ -279,7 +354,7 @@ def serve_cmd(
     name: NameOpt = None,
     config: ConfigOpt = None,
     host: Annotated[str | None, typer.Option("--host", help="Bind address (default 127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option("--port", help="Port (default 7860)")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port (default 7860; 0 picks a free one and prints it)")] = None,
     allow_remote: Annotated[bool, typer.Option("--allow-remote", help="Allow a non-loopback --host")] = False,
     llm: Annotated[str | None, typer.Option("--llm", help="Default answer backend: none | ollama | llamacpp")] = None,
     no_ui: Annotated[bool, typer.Option("--no-ui", help="Only the HTTP API")] = False,
@@ -289,12 +364,13 @@ def serve_cmd(
     server: dict[str, Any] = {}
     if host:
         server["host"] = host
-    if port:
+    if port is not None:
+        if not 0 <= port <= 65535:
+            raise RagError(f"--port {port}: must be between 0 and 65535")
         server["port"] = port
     s = _settings(config, name, server=server, llm={"backend": llm} if llm else {})
     from rag.server import serve
 
-    sys.stderr.write(f"serving http://{s.server.host}:{s.server.port}/  (API: /api/v1, docs: /api/v1/docs)\n")
     serve(s, allow_remote=allow_remote, with_ui=not no_ui)
 
 

@@ -6,13 +6,15 @@ Precedence (highest first): explicit overrides (CLI flags) > environment (``RAG_
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -49,9 +51,24 @@ class EmbeddingSettings(_Section):
     sentence_vectors: bool = True
 
 
+INDEX_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
+
+def check_index_name(name: str) -> str:
+    """An index name is a plain folder name under ``index.root`` (no ``/``, no ``..``, not hidden).
+
+    Raises:
+        ValueError: with what a valid name looks like.
+    """
+    if not INDEX_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"'{name}' is not a plain folder name such as 'default' or 'news2024' "
+                         "(letters, digits, '_', '-', '.'; no '/' or '..')")
+    return name
+
+
 class IndexSettings(_Section):
     root: Path = Path("index")
-    name: str = "default"
+    name: Annotated[str, AfterValidator(check_index_name)] = "default"
     type: Literal["flat", "hnsw", "ivf", "ivfpq"] = "flat"
     hnsw_m: int = Field(32, ge=4)
     hnsw_ef_construction: int = Field(80, ge=8)
@@ -112,7 +129,7 @@ class AnswerSettings(_Section):
 
 class ServerSettings(_Section):
     host: str = "127.0.0.1"
-    port: int = Field(7860, ge=1, le=65535)
+    port: int = Field(7860, ge=0, le=65535)  # 0: a free port, printed at start
     corpus_dir: Path = Path("corpus")
     max_upload_mb: float = Field(5.0, gt=0)
     max_concurrent_llm: int = Field(1, ge=1)
@@ -152,6 +169,22 @@ class Settings(BaseSettings):
         return Path(self.index.root) / self.index.name
 
 
+class _FileOnly(BaseModel):
+    """The settings' shape without the environment: a YAML file's errors are its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    corpus: Path = Path("seeds")
+    ingest: IngestSettings = IngestSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    index: IndexSettings = IndexSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    llm: LLMSettings = LLMSettings()
+    answer: AnswerSettings = AnswerSettings()
+    server: ServerSettings = ServerSettings()
+
+
 class _YamlSource(PydanticBaseSettingsSource):
     """Values from the YAML file being loaded (lowest priority after defaults)."""
 
@@ -180,12 +213,53 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _explain(exc: ValidationError, origin: str) -> ConfigError:
+def _explain(exc: ValidationError, origin: str | None) -> ConfigError:
+    """One line naming where the bad value came from (the file, the environment variable or the flags)."""
     err = exc.errors()[0]
     field = ".".join(str(p) for p in err["loc"]) or "(root)"
+    if origin is None:
+        var = "RAG_" + "__".join(str(p) for p in err["loc"]).upper()
+        origin = f"environment variable {var}" if any(v.upper() == var for v in os.environ) else "command-line option"
+    msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         return ConfigError(f"{origin}: unknown setting '{field}'")
-    return ConfigError(f"{origin}: setting '{field}': {err['msg']}")
+    return ConfigError(f"{origin}: setting '{field}': {msg}")
+
+
+# RAG_* environment variables that are not settings
+OTHER_ENV = {"RAG_CONFIG", "RAG_DEBUG", "RAG_API_TOKEN", "RAG_MODEL_CACHE", "RAG_TEST_PAUSE"}
+
+
+def _setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    out = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out += _setting_paths(ann, f"{prefix}{name}.")
+        else:
+            out.append(prefix + name)
+    return out
+
+
+def check_environment(environ: dict[str, str] | None = None) -> None:
+    """Refuse ``RAG_*`` variables that name no setting (a typo would otherwise be silently ignored).
+
+    Raises:
+        ConfigError: naming the variable and the nearest valid name.
+    """
+    env = os.environ if environ is None else environ
+    known = _setting_paths(Settings)
+    sections = {p.split(".")[0] for p in known if "." in p}
+    for var in env:
+        if not var.upper().startswith("RAG_") or var.upper() in OTHER_ENV:
+            continue
+        dotted = var[4:].lower().replace("__", ".")
+        if dotted in known or dotted in sections:
+            continue
+        names = {"RAG_" + p.upper().replace(".", "__"): p for p in known}
+        close = difflib.get_close_matches(var.upper(), list(names) + sorted(OTHER_ENV), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else " (settings are RAG_<SECTION>__<KEY>, e.g. RAG_LLM__BACKEND)"
+        raise ConfigError(f"environment variable {var}: unknown setting '{dotted}'{hint}")
 
 
 def load_settings(
@@ -203,6 +277,7 @@ def load_settings(
     Raises:
         ConfigError: malformed YAML, unknown key or invalid value, naming the file and field.
     """
+    check_environment()
     path: Path | None = Path(config) if config else None
     if path is None and os.environ.get("RAG_CONFIG"):
         path = Path(os.environ["RAG_CONFIG"])
@@ -212,14 +287,14 @@ def load_settings(
     origin = f"config file {path}" if path else "settings"
     clean = _drop_none(overrides or {})
     try:
-        Settings.model_validate(data)  # validates the file alone so errors name it
+        _FileOnly.model_validate(data)  # validates the file alone (no environment) so errors name it
     except ValidationError as exc:
         raise _explain(exc, origin) from None
     token = _YAML_DATA.set(data)
     try:
         return Settings(**clean)
     except ValidationError as exc:
-        raise _explain(exc, "settings (environment RAG_* or command-line flags)") from None
+        raise _explain(exc, None) from None
     finally:
         _YAML_DATA.reset(token)
 

@@ -171,13 +171,37 @@ class EmbeddingCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(str(path), timeout=30, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, dim INTEGER, vec BLOB,"
-            " PRIMARY KEY (model, key))"
-        )
+        self.warnings: list[str] = []
         self._lock = threading.Lock()
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            self._db = self._set_aside(exc)
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS vectors (model TEXT, key TEXT, dim INTEGER, vec BLOB,"
+                       " PRIMARY KEY (model, key))")
+            db.execute("SELECT count(*) FROM vectors WHERE rowid < 2").fetchone()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self, exc: Exception) -> sqlite3.Connection:
+        """A broken cache is moved aside (never deleted) and a new one started: it only saves time."""
+        import time
+
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{time.strftime('%Y%m%d%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            src = self.path.with_name(self.path.name + suffix)
+            if src.exists():
+                src.replace(aside.with_name(aside.name + suffix))
+        self.warnings.append(f"{self.path}: embedding cache unreadable ({exc}); moved to {aside.name}, "
+                             "starting a new one (vectors are recomputed)")
+        return self._open()
 
     @staticmethod
     def key(text: str) -> str:
@@ -186,20 +210,28 @@ class EmbeddingCache:
     def get_many(self, model: str, keys: Sequence[str], dim: int) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         with self._lock:
-            for i in range(0, len(keys), 500):
-                part = list(keys[i : i + 500])
-                q = f"SELECT key, dim, vec FROM vectors WHERE model=? AND key IN ({','.join('?' * len(part))})"
-                for k, d, blob in self._db.execute(q, [model, *part]):
-                    if d == dim and len(blob) == 4 * dim:
-                        out[k] = np.frombuffer(blob, dtype=np.float32)
+            try:
+                for i in range(0, len(keys), 500):
+                    part = list(keys[i : i + 500])
+                    q = f"SELECT key, dim, vec FROM vectors WHERE model=? AND key IN ({','.join('?' * len(part))})"
+                    for k, d, blob in self._db.execute(q, [model, *part]):
+                        if d == dim and len(blob) == 4 * dim:
+                            out[k] = np.frombuffer(blob, dtype=np.float32)
+            except sqlite3.DatabaseError as exc:  # corruption found only now: start afresh
+                self._db.close()
+                self._db = self._set_aside(exc)
+                return {}
         return out
 
     def put_many(self, model: str, items: dict[str, np.ndarray]) -> None:
-        with self._lock, self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
-                [(model, k, int(v.shape[0]), np.asarray(v, np.float32).tobytes()) for k, v in items.items()],
-            )
+        rows = [(model, k, int(v.shape[0]), np.asarray(v, np.float32).tobytes()) for k, v in items.items()]
+        with self._lock:
+            try:
+                with self._db:
+                    self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)", rows)
+            except sqlite3.DatabaseError as exc:
+                self._db.close()
+                self._db = self._set_aside(exc)
 
     def close(self) -> None:
         with self._lock:

@@ -73,15 +73,17 @@ class Engine:
     def reload(self) -> None:
         """(Re)load the index from disk, e.g. after documents were added."""
         store = IndexStore(self.settings.index_path)
-        manifest = store.read_manifest()
         emb_settings = self.settings.embedding
-        if manifest.get("embedding_backend") and manifest.get("embedding_backend") != emb_settings.backend:
-            raise RagError(
-                f"{store.path}: index was built with embedding backend '{manifest['embedding_backend']}' "
-                f"and model '{manifest.get('model')}'; set embedding.backend/embedding.model to match or rebuild"
-            )
-        check_compatible(manifest, self.embedder, store.path)
-        data = store.load()
+
+        def check(manifest: dict[str, Any]) -> None:
+            if manifest.get("embedding_backend") and manifest.get("embedding_backend") != emb_settings.backend:
+                raise RagError(
+                    f"{store.path}: index was built with embedding backend '{manifest['embedding_backend']}' "
+                    f"and model '{manifest.get('model')}'; set embedding.backend/embedding.model to match or rebuild"
+                )
+            check_compatible(manifest, self.embedder, store.path)
+
+        data = store.load(check=check)  # one generation: its manifest and files belong together
         import faiss
 
         faiss.omp_set_num_threads(1)  # one query at a time: threads only add spin-wait contention

@@ -119,6 +119,15 @@ def load_squad(path: Path, questions_path: Path | None = None, limit: int | None
             other = {qa["id"]: qa["question"] for a in qd["data"] for p in a["paragraphs"] for qa in p["qas"]}
         except (KeyError, TypeError):
             raise RagError(f"{questions_path}: not SQuAD v1.1 JSON") from None
+    try:
+        return _squad_dataset(path, data, other, questions_path, limit, part)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise RagError(f"{path}: not SQuAD v1.1 JSON (a paragraph or question lacks {exc}; each needs context, "
+                       "qas [{id, question, answers [{text, answer_start}]}])") from None
+
+
+def _squad_dataset(path: Path, data: dict[str, Any], other: dict[str, str], questions_path: Path | None,
+                   limit: int | None, part: str) -> Dataset:
     docs: list[Document] = []
     qs: list[Question] = []
     for ai, art in enumerate(data["data"]):

@@ -148,8 +148,10 @@ def build_index(
             check_compatible(manifest, embedder, store.path)
             old = store.load(with_faiss=False)
         if not by_id and not removals and old is None:
+            listed = "; ".join(f"{Path(p).name}: {why}" for p, why in report.skipped[:5])
+            more = f"; … and {len(report.skipped) - 5} more" if len(report.skipped) > 5 else ""
             raise RagError("nothing to index: no readable .txt/.md/.html files found"
-                           + (f" ({len(report.skipped)} skipped)" if report.skipped else ""))
+                           + (f" ({len(report.skipped)} skipped: {listed}{more})" if report.skipped else ""))
         unknown = removals - set(old.documents if old else ())
         if unknown:
             raise RagError(f"cannot remove unknown document id(s): {', '.join(sorted(unknown))}")
@@ -226,6 +228,7 @@ def build_index(
                 sent_owner.append(np.asarray(owners, dtype=np.int64))
         finally:
             if cache:
+                report.warnings.extend(cache.warnings)
                 cache.close()
 
         all_docs = {**keep, **{d.doc_id: d for d in todo}}

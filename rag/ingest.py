@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,14 @@ def discover(paths: Iterable[str | Path], settings: IngestSettings) -> Discovery
         if real in seen_files:
             return
         seen_files.add(real)
+        try:
+            mode = real.stat().st_mode
+        except OSError as exc:
+            found.skipped.append((str(p), f"cannot read ({exc.strerror})"))
+            return
+        if not stat.S_ISREG(mode):  # a FIFO would block, /dev/zero would never end
+            found.skipped.append((str(p), "not a regular file (a FIFO, device or socket)"))
+            return
         if p.suffix.lower() not in exts:
             found.skipped.append((str(p), f"unsupported type '{p.suffix or 'none'}'"))
             return
@@ -79,8 +88,10 @@ def discover(paths: Iterable[str | Path], settings: IngestSettings) -> Discovery
                     walk(p)
                 elif entry.is_file():
                     add_file(p)
+                elif entry.is_symlink() and not p.exists():
+                    found.skipped.append((str(p), "broken symlink"))
                 else:
-                    found.skipped.append((str(p), "broken link or special file"))
+                    found.skipped.append((str(p), "not a regular file (a FIFO, device or socket)"))
             except OSError as exc:
                 found.skipped.append((str(p), f"cannot read ({exc.strerror})"))
 
@@ -124,10 +135,14 @@ def read_text(path: Path, max_mb: float) -> tuple[str, str, str | None]:
             f"{path}: file is {size / 1048576:.1f} MB, over the {max_mb:g} MB limit "
             "(raise setting ingest.max_file_mb)"
         )
+    limit = int(max_mb * 1024 * 1024)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:  # never more than the limit, even if the file grows while it is read
+            raw = fh.read(limit + 1)
     except OSError as exc:
         raise IngestError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(raw) > limit:
+        raise IngestError(f"{path}: file grew over the {max_mb:g} MB limit while being read")
     if not raw:
         raise IngestError(f"{path}: file is empty")
     if not raw.strip():

@@ -1,7 +1,11 @@
-"""HTTP API (FastAPI) with the Gradio UI mounted at ``/``: ``rag serve``.
+"""HTTP API (FastAPI) with the Gradio chat UI mounted at ``/``: ``rag serve``.
 
-Routes (under ``/api/v1``): ``POST /search``, ``POST /ask``, ``POST /ask/stream`` (NDJSON events),
-``GET/POST /documents``, ``DELETE /documents/{id}``, ``GET /health``. OpenAPI at ``/api/v1/openapi.json``.
+Routes under ``/api/v1``: ``POST /search``, ``POST /ask``, ``POST /ask/stream`` (NDJSON events),
+``GET/POST /documents``, ``DELETE /documents/{id}``, ``GET /documents/{id}/view``, ``GET /health``; the
+OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``. OpenAPI at ``/api/v1/openapi.json``
+(also ``/openapi.json``), docs at ``/api/v1/docs``. Every response has a typed model
+(:mod:`rag.api_models`); every 4xx/5xx answers ``{"error": {"code", "message", "field"}}``.
+
 Models load once per process; searches run concurrently, LLM generations are limited by a semaphore so a
 slow LLM never blocks searches. With ``RAG_API_TOKEN`` set, every API route and the UI require it.
 """
@@ -11,187 +15,157 @@ from __future__ import annotations
 import html
 import json
 import os
-import queue
-import re
 import secrets
-import threading
+import socket
+import sys
+import time
+import uuid
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
-from pydantic import AfterValidator, BaseModel, Field
-from starlette.middleware.base import BaseHTTPMiddleware
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.api_models import (
+    AskIn,
+    ChatChoice,
+    ChatChoiceMessage,
+    ChatCompletionIn,
+    ChatCompletionOut,
+    DocumentsPage,
+    ErrorOut,
+    HealthOut,
+    ModelInfo,
+    ModelList,
+    RemoveOut,
+    SearchIn,
+    SearchOut,
+    StreamEvent,
+    TextDocIn,
+    UploadOut,
+)
 from rag.config import Settings
 from rag.errors import LLMError, RagError
+from rag.models import Answer
+from rag.service import Conflict, NotFound, Service, TooLarge
 
 MAX_JSON_BYTES = 256 * 1024
+VERSION = "0.1.0"
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Bad input (one line saying what and where)"},
+    401: {"model": ErrorOut, "description": "Missing or wrong API token (when RAG_API_TOKEN is set)"},
+    413: {"model": ErrorOut, "description": "Request body over the limit"},
+    422: {"model": ErrorOut, "description": "A field fails validation (`field` names it)"},
+    500: {"model": ErrorOut, "description": "An internal error (never for bad input)"},
+}
+NOT_FOUND = {404: {"model": ErrorOut, "description": "No such document"}}
+LLM_BUSY = {503: {"model": ErrorOut, "description": "All LLM slots busy"}}
 
 
-class FiltersIn(BaseModel):
-    doc_ids: list[str] | None = None
-    source: str | None = Field(None, max_length=200)
-    date_from: str | None = Field(None, max_length=40)
-    date_to: str | None = Field(None, max_length=40)
-    language: str | None = Field(None, max_length=8)
+class APIError(Exception):
+    """An error response in the one shape."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field, self.extra = status, code, message, field, extra
 
 
-def _needs_text(v: str) -> str:
-    if not any(c.isalnum() for c in v):
-        raise ValueError("needs at least one letter or digit")
-    return v
+def error_response(status: int, code: str, message: str, field: str | None = None, **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message, "field": field}
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse({"error": body}, status_code=status)
 
 
-Text = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_needs_text)]
+_CODES = {400: "invalid_request", 401: "unauthorized", 403: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+          409: "conflict", 413: "payload_too_large", 415: "invalid_request", 422: "invalid_request",
+          503: "llm_unavailable"}
 
 
-class SearchIn(BaseModel):
-    query: Text
-    k: int = Field(5, ge=1, le=100)
-    filters: FiltersIn | None = None
+class BodyLimit:
+    """ASGI middleware: count request-body bytes as they arrive (chunked bodies have no Content-Length) and
+    answer 413 as soon as the limit is passed, never reading beyond it. A body within the limit is handed on."""
 
-
-class AskIn(BaseModel):
-    question: Text
-    llm: Literal["none", "ollama", "llamacpp"] | None = None
-    k: int | None = Field(None, ge=1, le=100)
-    filters: FiltersIn | None = None
-
-
-class TextDocIn(BaseModel):
-    name: str = Field(..., min_length=1, max_length=120)
-    text: str = Field(..., min_length=1, max_length=5_000_000)
-
-
-def safe_filename(name: str) -> str:
-    """A plain file name: no folders, no ``..``, no hidden files; only txt/md/html kept as extension."""
-    base = Path(name.replace("\\", "/")).name
-    base = re.sub(r"[^\w.\-]+", "_", base).strip("._")
-    if not base:
-        raise RagError(f"file name '{name}' is not usable")
-    stem, dot, ext = base.rpartition(".")
-    if not dot or ext.lower() not in ("txt", "md", "markdown", "html", "htm"):
-        stem, ext = base, "txt"
-    return f"{stem[:100]}.{ext.lower()}"
-
-
-class Service:
-    """The shared state of a server process: one engine, one lock for corpus changes."""
-
-    def __init__(self, settings: Settings) -> None:
-        from rag.engine import Engine
-
-        self.settings = settings
-        self.engine = Engine(settings)
-        self.write_lock = threading.Lock()
-        self.llm_slots = threading.Semaphore(settings.server.max_concurrent_llm)
-        self.corpus = Path(settings.server.corpus_dir)
-        self.corpus.mkdir(parents=True, exist_ok=True)
-        try:
-            self.engine.reload()
-        except RagError:
-            if not any(self.corpus.iterdir()) and Path(settings.corpus).is_dir():
-                self.engine.add([settings.corpus])  # first start: index the demo corpus
-            else:
-                raise
-
-    def filters(self, f: FiltersIn | None) -> Any:
-        from rag.retrieval import Filters
-
-        return Filters(**f.model_dump()) if f else None
-
-    def ask(self, body: AskIn, on_token: Any = None, on_evidence: Any = None) -> Any:
-        from rag.answer import ask
-
-        llm = body.llm or self.settings.llm.backend
-        if llm == "none":
-            return ask(self.engine, body.question, llm="none", k=body.k, filters=self.filters(body.filters),
-                       on_token=on_token, on_evidence=on_evidence)
-        if not self.llm_slots.acquire(timeout=self.settings.llm.timeout_s):
-            raise LLMError("all LLM slots are busy; try again or use llm=none")
-        try:
-            return ask(self.engine, body.question, llm=llm, k=body.k, filters=self.filters(body.filters),
-                       on_token=on_token, on_evidence=on_evidence)
-        finally:
-            self.llm_slots.release()
-
-    def add_file(self, name: str, data: bytes) -> dict[str, Any]:
-        limit = self.settings.server.max_upload_mb * 1024 * 1024
-        if len(data) > limit:
-            raise RagError(f"upload '{name}' is {len(data) / 1048576:.1f} MB, over the "
-                           f"{self.settings.server.max_upload_mb:g} MB limit (setting server.max_upload_mb)")
-        fname = safe_filename(name)
-        target = (self.corpus / fname).resolve()
-        if target.parent != self.corpus.resolve():
-            raise RagError(f"file name '{name}' points outside the corpus folder")
-        with self.write_lock:
-            tmp = target.with_name(f".{target.stem}.{secrets.token_hex(4)}{target.suffix}")
-            tmp.write_bytes(data)
-            from rag.ingest import load_document
-
-            try:
-                load_document(tmp, self.settings.ingest)  # validate before it enters the corpus
-            except RagError as exc:
-                tmp.unlink(missing_ok=True)
-                raise RagError(f"upload '{name}': {str(exc).split(': ', 1)[-1]}") from None
-            os.replace(tmp, target)
-            report = self.engine.add([target])
-        return {"doc_id": target.stem, "file": fname, "report": report.as_dict()}
-
-    def remove(self, doc_id: str) -> dict[str, Any]:
-        with self.write_lock:
-            docs = self.engine.retriever.data.documents
-            if doc_id not in docs:
-                raise HTTPException(404, f"no document '{doc_id}'")
-            path = Path(docs[doc_id].path)
-            report = self.engine.remove([doc_id])
-            if path.exists() and path.resolve().parent == self.corpus.resolve():
-                path.unlink()
-        return {"removed": doc_id, "report": report.as_dict()}
-
-    def health(self) -> dict[str, Any]:
-        from rag.llm import ChatBackend
-
-        st = self.engine.status()
-        llm = self.settings.llm
-        out: dict[str, Any] = {"status": "ok", "index_loaded": True, **st, "llm": {"backend": llm.backend}}
-        if llm.backend != "none":
-            try:
-                ChatBackend(llm).check()
-                out["llm"]["reachable"] = True
-            except LLMError as exc:
-                out["llm"].update(reachable=False, detail=str(exc))
-        return out
-
-
-class _BodyLimit(BaseHTTPMiddleware):
     def __init__(self, app: Any, max_upload: int) -> None:
-        super().__init__(app)
+        self.app = app
         self.max_upload = max_upload
 
-    async def dispatch(self, request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        limit = self.max_upload if request.url.path.startswith("/api/v1/documents") else MAX_JSON_BYTES
-        if request.url.path.startswith("/api/") and length and int(length) > limit:
-            return JSONResponse({"detail": f"request body of {int(length)} bytes is over the limit of {limit}"}, 413)
-        return await call_next(request)
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/v1/")):
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_upload if scope["path"].startswith("/api/v1/documents") else MAX_JSON_BYTES
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            await _drain(receive, 4 * limit)
+            await _send_413(send, int(declared), limit)
+            return
+        messages: list[dict[str, Any]] = []
+        seen = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                messages.append(message)
+                break
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                await _drain(receive, 4 * limit, more=message.get("more_body", False))
+                await _send_413(send, seen, limit, chunked=True)
+                return
+            messages.append(message)
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> dict[str, Any]:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+
+async def _drain(receive: Any, cap: int, more: bool = True) -> None:
+    """Read (and drop) what the client still sends, up to ``cap`` bytes, before answering, so that it can read
+    the 413 (a server that answers first and closes leaves the client writing into a closed socket); a body
+    beyond the cap is cut off with the connection. Nothing is kept in memory."""
+    seen = 0
+    while more and seen <= cap:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        seen += len(message.get("body", b""))
+        more = message.get("more_body", False)
+
+
+async def _send_413(send: Any, size: int, limit: int, chunked: bool = False) -> None:
+    what = f"more than {limit} bytes arrived" if chunked else f"request body of {size} bytes"
+    body = json.dumps({"error": {"code": "payload_too_large", "message": f"{what}: over the limit of {limit} bytes "
+                                 "(setting server.max_upload_mb for uploads)", "field": None}}).encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
 
 
 def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
     """Build the FastAPI app (and mount the Gradio UI at ``/``)."""
     token = os.environ.get("RAG_API_TOKEN") or None
     service = Service(settings)
-    app = FastAPI(title="newsrag", version="0.1.0", docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json")
+    app = FastAPI(title="newsrag", version=VERSION, docs_url="/api/v1/docs", openapi_url="/api/v1/openapi.json",
+                  description="Grounded, citation-checked answers over a news archive. Every error is "
+                              '`{"error": {"code", "message", "field"}}`.')
     app.state.service = service
-    app.add_middleware(_BodyLimit, max_upload=int(settings.server.max_upload_mb * 1024 * 1024) + 64 * 1024)
+    app.add_middleware(BodyLimit, max_upload=int(settings.server.max_upload_mb * 1024 * 1024) + 64 * 1024)
 
-    def auth(request: Request) -> None:
-        if token is None:
-            return
-        if not _token_ok(request, token):
-            raise HTTPException(401, "missing or wrong API token (send 'Authorization: Bearer <RAG_API_TOKEN>')")
+    bearer = HTTPBearer(auto_error=False, description="RAG_API_TOKEN (required when the server has one)")
+    api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="RAG_API_TOKEN, as a header")
+
+    def auth(request: Request, cred: HTTPAuthorizationCredentials | None = Security(bearer),
+             key: str | None = Security(api_key)) -> None:
+        if token is not None and not _token_ok(request, token):
+            raise APIError(401, "unauthorized", "missing or wrong API token (send 'Authorization: Bearer <RAG_API_TOKEN>')")
 
     if token:
         @app.middleware("http")
@@ -201,96 +175,157 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
                 response.set_cookie("rag_token", token, httponly=True, samesite="strict")
             return response
 
+    # ------------------------------------------------------------ errors: one shape
+    @app.exception_handler(APIError)
+    async def _api_error(_: Request, exc: APIError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.field, **exc.extra)
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return error_response(409, "conflict", str(exc), "name", existing=exc.existing)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return error_response(404, "not_found", str(exc))
+
+    @app.exception_handler(TooLarge)
+    async def _too_large(_: Request, exc: TooLarge) -> JSONResponse:
+        return error_response(413, "payload_too_large", str(exc))
+
+    @app.exception_handler(LLMError)
+    async def _llm(_: Request, exc: LLMError) -> JSONResponse:
+        return error_response(503, "llm_unavailable", str(exc))
+
     @app.exception_handler(RagError)
     async def _rag_error(_: Request, exc: RagError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, 400)
+        return error_response(400, "invalid_request", str(exc))
 
-    api = APIRouter(prefix="/api/v1", dependencies=[Depends(auth)])
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_response(exc.errors())
 
-    @api.post("/search")
-    def search(body: SearchIn) -> dict[str, Any]:
+    @app.exception_handler(ValidationError)
+    async def _invalid_model(_: Request, exc: ValidationError) -> JSONResponse:
+        return _validation_response(exc.errors())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, _CODES.get(exc.status_code, "invalid_request"), str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _internal(_: Request, exc: Exception) -> JSONResponse:
+        sys.stderr.write(f"internal error: {type(exc).__name__}: {exc}\n")
+        return error_response(500, "internal_error", f"internal error ({type(exc).__name__}); the server log has details")
+
+    # ------------------------------------------------------------ the API
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(auth)], responses=ERRORS)
+
+    @api.post("/search", response_model=SearchOut, summary="Hybrid search")
+    def search(body: SearchIn) -> SearchOut:
         hits = service.engine.search(body.query, k=body.k, filters=service.filters(body.filters))
-        return {"query": body.query, "hits": [h.model_dump() for h in hits]}
+        return SearchOut(query=body.query, hits=hits)
 
-    @api.post("/ask")
-    def ask(body: AskIn) -> dict[str, Any]:
-        return service.ask(body).as_dict()
+    @api.post("/ask", response_model=Answer, responses=LLM_BUSY, summary="Grounded answer (same JSON as rag ask --json)")
+    def ask(body: AskIn) -> Answer:
+        return service.ask(body)
 
-    @api.post("/ask/stream")
+    @api.post("/ask/stream", response_class=StreamingResponse, responses={
+        200: {"description": "NDJSON: one StreamEvent per line (evidence first, then tokens, then final)",
+              "content": {"application/x-ndjson": {"schema": StreamEvent.model_json_schema()}}}, **LLM_BUSY},
+        summary="Grounded answer, streamed as NDJSON events")
     def ask_stream(body: AskIn) -> StreamingResponse:
-        events: queue.Queue[dict[str, Any] | None] = queue.Queue()
-
-        def run() -> None:
-            try:
-                ans = service.ask(body, on_token=lambda t: events.put({"type": "token", "text": t}),
-                                  on_evidence=lambda a: events.put({"type": "evidence", **_partial(a)}))
-                events.put({"type": "final", "answer": ans.as_dict()})
-            except RagError as exc:
-                events.put({"type": "error", "detail": str(exc)})
-            finally:
-                events.put(None)
-
-        threading.Thread(target=run, daemon=True).start()
-
         def gen() -> Iterator[bytes]:
-            while (ev := events.get()) is not None:
-                yield (json.dumps(ev, ensure_ascii=False) + "\n").encode()
+            for ev in service.stream(body):
+                out = StreamEvent(type=ev.type, text=ev.text or None, answer=ev.answer)  # type: ignore[arg-type]
+                yield (out.model_dump_json(exclude_none=True) + "\n").encode()
 
         return StreamingResponse(gen(), media_type="application/x-ndjson")
 
-    @api.get("/documents")
-    def documents() -> dict[str, Any]:
-        m = service.engine.manifest
-        return {"documents": [{"doc_id": k, **v} for k, v in m["documents"].items()], "count": len(m["documents"])}
+    @api.get("/documents", response_model=DocumentsPage, summary="The index's documents, a page at a time")
+    def documents(offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=500)) -> DocumentsPage:
+        total, page = service.documents(offset, limit)
+        return DocumentsPage(total=total, offset=offset, limit=limit, documents=page)  # type: ignore[arg-type]
 
-    @api.post("/documents")
-    async def add_document(request: Request, file: UploadFile | None = File(None), name: str | None = Form(None),
-                           text: str | None = Form(None)) -> dict[str, Any]:
-        if file is not None:
-            data = await file.read()
-            fname = file.filename or "upload.txt"
-        elif request.headers.get("content-type", "").startswith("application/json"):
-            body = TextDocIn.model_validate(await request.json())
-            data, fname = body.text.encode("utf-8"), body.name
-        elif text is not None and name:
-            data, fname = text.encode("utf-8"), name
-        else:
-            raise HTTPException(422, "send a file (multipart 'file') or JSON {name, text}")
+    @api.post("/documents", response_model=UploadOut, responses={409: {"model": ErrorOut, "description":
+              "Another document has this id (send replace=true)"}},
+              summary="Add an article: multipart 'file' (with optional 'replace'), or JSON {name, text, replace}",
+              openapi_extra={"requestBody": {"content": {
+                  "application/json": {"schema": TextDocIn.model_json_schema()},
+                  "multipart/form-data": {"schema": {"type": "object", "properties": {
+                      "file": {"type": "string", "format": "binary"}, "name": {"type": "string"},
+                      "text": {"type": "string"}, "replace": {"type": "boolean"}}}}}}})
+    async def add_document(request: Request) -> UploadOut:
         import anyio
 
-        return await anyio.to_thread.run_sync(service.add_file, fname, data)
+        ctype = request.headers.get("content-type", "")
+        if ctype.startswith("application/json"):
+            try:
+                raw = json.loads(await request.body())
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                raise APIError(400, "invalid_request", f"request body is not valid JSON ({exc})") from None
+            body = TextDocIn.model_validate(raw)
+            data, fname, replace = body.text.encode("utf-8", errors="replace"), body.name, body.replace
+        elif ctype.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            form = await request.form()
+            replace = str(form.get("replace", "false")).lower() in ("1", "true", "yes")
+            up = form.get("file")
+            if up is not None and not isinstance(up, str):
+                data, fname = await up.read(), up.filename or "upload.txt"
+            elif isinstance(form.get("text"), str) and isinstance(form.get("name"), str) and form.get("name"):
+                data, fname = str(form["text"]).encode("utf-8"), str(form["name"])
+            else:
+                raise APIError(422, "invalid_request", "send a file (multipart 'file') or the fields 'name' and 'text'",
+                               "file")
+        else:
+            raise APIError(415, "invalid_request", "send multipart/form-data with a 'file', or JSON {name, text}")
+        return UploadOut(**await anyio.to_thread.run_sync(service.add_file, fname, data, replace))
 
-    @api.get("/documents/{doc_id}/view", response_class=HTMLResponse)
+    @api.get("/documents/{doc_id}/view", response_class=HTMLResponse, responses=NOT_FOUND,
+             summary="The whole article with the cited passage marked")
     def view_document(doc_id: str, start: int = 0, end: int = 0) -> HTMLResponse:
-        """The whole article with the cited passage marked (the UI links here)."""
         docs = service.engine.retriever.data.documents
         if doc_id not in docs:
-            raise HTTPException(404, f"no document '{doc_id}'")
-        d = docs[doc_id]
-        start, end = max(0, min(start, len(d.text))), max(0, min(end, len(d.text)))
-        if end <= start:
-            start = end = 0
-        body = html.escape(d.text[:start]) + '<mark id="passage">' + html.escape(d.text[start:end]) + "</mark>" + \
-            html.escape(d.text[end:])
-        meta = " · ".join(html.escape(x) for x in (d.date or "", d.source or "", d.doc_id) if x)
-        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(d.title)}</title>"
-                "<meta name='viewport' content='width=device-width, initial-scale=1'><style>body{font-family:sans-serif;"
-                "max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}pre{white-space:pre-wrap;font-family:inherit}"
-                "mark{background:#fff3b0}</style></head>"
-                f"<body><h1>{html.escape(d.title)}</h1><p><small>{meta}</small></p><pre>{body}</pre>"
-                "<script>var m=document.getElementById('passage');if(m)m.scrollIntoView({block:'center'});</script>"
-                "</body></html>")
-        return HTMLResponse(page)
+            raise NotFound(f"no document '{doc_id}'")
+        return HTMLResponse(_article_page(docs[doc_id], start, end))
 
-    @api.delete("/documents/{doc_id}")
-    def delete_document(doc_id: str) -> dict[str, Any]:
-        return service.remove(doc_id)
+    @api.delete("/documents/{doc_id}", response_model=RemoveOut, responses=NOT_FOUND, summary="Remove a document")
+    def delete_document(doc_id: str) -> RemoveOut:
+        return RemoveOut(**service.remove(doc_id))
 
-    @api.get("/health")
-    def health() -> dict[str, Any]:
-        return service.health()
+    @api.get("/health", response_model=HealthOut, summary="Index and LLM status")
+    def health() -> HealthOut:
+        return HealthOut(**service.health())
 
     app.include_router(api)
+    app.include_router(openai_router(service, auth))
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def root_openapi() -> RedirectResponse:
+        return RedirectResponse("/api/v1/openapi.json")
+
+    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+                   include_in_schema=False)
+    def api_fallback(request: Request, rest: str) -> JSONResponse:
+        """Unknown API paths answer in the error shape (not the UI's 404 page); a known path with another
+        method answers 405."""
+        from starlette.routing import Match
+
+        allowed = []
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            scope = {**request.scope, "method": method}
+            for r in app.router.routes:
+                if getattr(r, "path", None) == "/api/{rest:path}":
+                    continue
+                if r.matches(scope)[0] == Match.FULL:
+                    allowed.append(method)
+                    break
+        if allowed:
+            resp = error_response(405, "method_not_allowed", f"{request.method} is not allowed here; use "
+                                  + ", ".join(allowed))
+            resp.headers["allow"] = ", ".join(allowed)
+            return resp
+        return error_response(404, "not_found", f"no API route {request.url.path}")
+
     if with_ui:
         import gradio as gr
 
@@ -301,6 +336,103 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
                                   footer_links=["api"],
                                   auth_dependency=(lambda r: _ui_user(r, token)) if token else None)
     return app
+
+
+def _validation_response(errors: list[Any]) -> JSONResponse:
+    err = errors[0] if errors else {}
+    loc = [str(x) for x in err.get("loc", ())]
+    if loc and loc[0] in ("body", "query", "path", "header", "cookie"):  # where it came from, not the field
+        loc = loc[1:]
+    msg = str(err.get("msg", "invalid request")).removeprefix("Value error, ")
+    if err.get("type") == "string_unicode":
+        msg = "not valid Unicode text (an unpaired UTF-16 surrogate?)"
+    field = ".".join(loc) or None
+    if err.get("type") == "json_invalid":
+        return error_response(400, "invalid_request", f"request body is not valid JSON ({msg})")
+    return error_response(422, "invalid_request", f"{field + ': ' if field else ''}{msg}", field)
+
+
+def _article_page(d: Any, start: int, end: int) -> str:
+    start, end = max(0, min(start, len(d.text))), max(0, min(end, len(d.text)))
+    if end <= start:
+        start = end = 0
+    body = html.escape(d.text[:start]) + '<mark id="passage">' + html.escape(d.text[start:end]) + "</mark>" + \
+        html.escape(d.text[end:])
+    meta = " · ".join(html.escape(x) for x in (d.date or "", d.source or "", d.doc_id) if x)
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(d.title)}</title>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'><style>body{font-family:sans-serif;"
+            "max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}pre{white-space:pre-wrap;font-family:inherit}"
+            "mark{background:#fff3b0}</style></head>"
+            f"<body><h1>{html.escape(d.title)}</h1><p><small>{meta}</small></p><pre>{body}</pre>"
+            "<script>var m=document.getElementById('passage');if(m)m.scrollIntoView({block:'center'});</script>"
+            "</body></html>")
+
+
+# ---------------------------------------------------------------- OpenAI-compatible
+
+CHAT_MODELS = {"newsrag": None, "newsrag-extractive": "none", "newsrag-ollama": "ollama", "newsrag-llamacpp": "llamacpp"}
+
+
+def openai_router(service: Service, auth: Any) -> APIRouter:
+    """``/v1/chat/completions`` and ``/v1/models`` for chat front-ends that speak OpenAI's API: the answer is
+    the grounded one, citations ``[n]`` in the text plus ``citations`` / ``conflicts`` beside ``choices``."""
+    router = APIRouter(prefix="/v1", dependencies=[Depends(auth)], responses=ERRORS, tags=["OpenAI-compatible"])
+
+    @router.get("/models", response_model=ModelList, summary="Models (answer backends) for chat clients")
+    def models() -> ModelList:
+        return ModelList(data=[ModelInfo(id=m) for m in CHAT_MODELS])
+
+    @router.post("/chat/completions", response_model=ChatCompletionOut, responses={
+        200: {"description": "A chat completion (JSON), or with stream=true server-sent events of chunks ending "
+                             "in [DONE]; the last chunk carries citations and conflicts",
+              "content": {"text/event-stream": {}}}, **LLM_BUSY},
+        summary="The grounded answer to the last user message, in OpenAI's format")
+    def chat(body: ChatCompletionIn) -> Any:
+        if body.model not in CHAT_MODELS:
+            raise APIError(404, "not_found", f"model '{body.model}' does not exist; choose one of "
+                           + ", ".join(CHAT_MODELS), "model")
+        question = _last_user_text(body)
+        ask = AskIn(question=question, llm=CHAT_MODELS[body.model])  # type: ignore[arg-type]
+        cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        if not body.stream:
+            ans = service.ask(ask)
+            return ChatCompletionOut(id=cid, created=created, model=body.model,
+                                     choices=[ChatChoice(message=ChatChoiceMessage(content=ans.answer))],
+                                     citations=ans.citations, conflicts=ans.conflicts, answer=ans)
+
+        def sse() -> Iterator[bytes]:
+            def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
+                data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": body.model,
+                        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+                return f"data: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+            yield chunk({"role": "assistant", "content": ""})
+            for ev in service.stream(ask):
+                if ev.type == "token" and ev.text:
+                    yield chunk({"content": ev.text})
+                elif ev.type == "final" and ev.answer is not None:
+                    a = ev.answer
+                    yield chunk({}, "stop", citations=[c.model_dump(mode="json") for c in a.citations],
+                                conflicts=[c.model_dump(mode="json") for c in a.conflicts],
+                                answer_text=a.answer)
+                elif ev.type == "error":
+                    yield f"data: {json.dumps({'error': {'code': 'internal_error', 'message': ev.text}})}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(sse(), media_type="text/event-stream")
+
+    return router
+
+
+def _last_user_text(body: ChatCompletionIn) -> str:
+    for m in reversed(body.messages):
+        if m.role == "user":
+            content = m.content
+            if isinstance(content, list):  # [{"type": "text", "text": …}, …]
+                content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            if content and str(content).strip():
+                return str(content)
+    raise APIError(422, "invalid_request", "the messages hold no user message with text", "messages")
 
 
 def _token_ok(request: Request, token: str) -> bool:
@@ -315,14 +447,9 @@ def _ui_user(request: Request, token: str | None) -> str | None:
     return "user" if token and _token_ok(request, token) else None
 
 
-def _partial(a: Any) -> dict[str, Any]:
-    d = a.as_dict()
-    return {k: d[k] for k in ("question", "language", "answerable", "answer_type", "evidence", "readings", "comparison",
-                              "conflicts", "flag", "flag_kind", "notices")}
-
-
 def serve(settings: Settings, allow_remote: bool = False, with_ui: bool = True) -> None:
-    """Run the server (blocking). Refuses non-loopback binding without ``--allow-remote`` and a token."""
+    """Run the server (blocking). Refuses non-loopback binding without ``--allow-remote`` and a token;
+    port 0 binds a free port and prints it."""
     import uvicorn
 
     host = settings.server.host
@@ -331,5 +458,19 @@ def serve(settings: Settings, allow_remote: bool = False, with_ui: bool = True) 
             raise RagError(f"server.host {host} is not loopback: pass --allow-remote and set RAG_API_TOKEN")
         if not os.environ.get("RAG_API_TOKEN"):
             raise RagError("binding to a non-loopback address needs RAG_API_TOKEN to be set")
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, settings.server.port))
+    except OSError as exc:
+        sock.close()
+        raise RagError(f"cannot listen on {host}:{settings.server.port} ({exc.strerror}); choose another --port "
+                       "(0 picks a free one)") from None
+    port = sock.getsockname()[1]
     app = create_app(settings, with_ui=with_ui)
-    uvicorn.run(app, host=host, port=settings.server.port, log_level="warning")
+    shown = f"[{host}]" if ":" in host else host
+    sys.stderr.write(f"serving http://{shown}:{port}/  (API: /api/v1, docs: /api/v1/docs, OpenAI: /v1)\n")
+    sys.stderr.flush()
+    config = uvicorn.Config(app, log_level="warning")
+    uvicorn.Server(config).run(sockets=[sock])

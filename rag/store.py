@@ -21,7 +21,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,8 +124,9 @@ class IndexStore:
             raise IndexError_(f"{cur}: points to a missing generation '{name}'; {REBUILD_HINT}")
         return gen
 
-    def read_manifest(self) -> dict[str, Any]:
-        gen = self.current_dir()
+    def read_manifest(self, gen: Path | None = None) -> dict[str, Any]:
+        """The manifest of generation ``gen`` (default: the live one)."""
+        gen = gen or self.current_dir()
         try:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
@@ -134,14 +135,40 @@ class IndexStore:
             raise IndexError_(f"{gen / 'manifest.json'}: unknown index format; {REBUILD_HINT}")
         return manifest
 
-    def load(self, with_faiss: bool = True) -> IndexData:
-        """Load the live generation.
+    def load(self, with_faiss: bool = True, attempts: int = 5,
+             check: Callable[[dict[str, Any]], None] | None = None) -> IndexData:
+        """Load the live generation: ``CURRENT`` is read once and every file comes from that generation. A
+        writer may switch generations meanwhile (and, later, delete the old one): a failed read is retried
+        while ``CURRENT`` keeps moving, so a healthy index is never reported corrupt.
+
+        Args:
+            with_faiss: also load the FAISS index.
+            attempts: reads tried while writers keep switching generations.
+            check: called with the generation's manifest before its files are read (model checks).
 
         Raises:
             IndexError_: missing, truncated or corrupt files (with a rebuild hint).
         """
-        gen = self.current_dir()
-        manifest = self.read_manifest()
+        for attempt in range(attempts):
+            gen = self.current_dir()
+            try:
+                if check is not None:
+                    check(self.read_manifest(gen))
+                return self._load_generation(gen, with_faiss)
+            except IndexError_:
+                if attempt + 1 < attempts and self._current_name() != gen.name:
+                    continue  # a writer switched generations while we read: read the new one
+                raise
+        raise AssertionError("unreachable")
+
+    def _current_name(self) -> str | None:
+        try:
+            return (self.path / "CURRENT").read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+
+    def _load_generation(self, gen: Path, with_faiss: bool) -> IndexData:
+        manifest = self.read_manifest(gen)
         try:
             documents = {}
             for line in _read_lines(gen / "documents.jsonl"):
@@ -161,6 +188,10 @@ class IndexStore:
             raise IndexError_(f"{gen}: chunk records and vectors disagree; {REBUILD_HINT}")
         if vectors.shape[0] and vectors.shape[1] != manifest.get("dim"):
             raise IndexError_(f"{gen}: vector dimension differs from the manifest; {REBUILD_HINT}")
+        if len(owner) != len(svec) or (len(owner) and (int(owner.min()) < 0 or int(owner.max()) >= len(chunks))):
+            raise IndexError_(f"{gen}: sentence records point outside the chunks; {REBUILD_HINT}")
+        if any(c.doc_id not in documents for c in chunks):
+            raise IndexError_(f"{gen}: chunk records name unknown documents; {REBUILD_HINT}")
         data = IndexData(manifest, documents, chunks, vectors, owner, svec)
         if with_faiss:
             data.faiss_index = self._load_faiss(gen, manifest, len(chunks))
@@ -218,8 +249,12 @@ class IndexStore:
         return self.path / gen_name
 
     def _collect_garbage(self, keep: str) -> None:
+        """Delete old generations but the newest previous one (a reader may still be loading it) and
+        unfinished ones of killed writers."""
+        gens = sorted((p for p in self.path.iterdir() if p.name.startswith("gen-") and p.name != keep),
+                      key=lambda p: p.stat().st_mtime)
         for p in self.path.iterdir():
-            if p.name == keep or p.name in ("CURRENT", ".lock"):
+            if p.name == keep or p.name in ("CURRENT", ".lock") or (gens and p == gens[-1]):
                 continue
             if p.name.startswith(("gen-", ".tmp-gen-")):
                 shutil.rmtree(p, ignore_errors=True)

@@ -66,10 +66,10 @@ def test_unreadable_file_is_named(tmp_path, monkeypatch):
     f = tmp_path / "secret.txt"
     f.write_text("Hallo Welt. Ein Satz.", encoding="utf-8")
 
-    def deny(self):
+    def deny(*_a, **_k):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "read_bytes", deny)  # root ignores chmod 000, so simulate the OS error
+    monkeypatch.setattr("rag.ingest.open", deny, raising=False)  # root ignores chmod 000, so simulate the OS error
     with pytest.raises(RagError, match=r"secret.txt: cannot read \(Permission denied\)"):
         load_document(f, IngestSettings())
 

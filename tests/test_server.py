@@ -91,7 +91,8 @@ def test_streaming_ask_sends_evidence_first(server):
         events = [json.loads(line) for line in r.iter_lines() if line]
     kinds = [e["type"] for e in events]
     assert kinds[0] == "evidence" and kinds[-1] == "final" and "token" in kinds
-    assert events[0]["flag"] and events[-1]["answer"]["language"] == "de"
+    assert events[0]["answer"]["flag"] and events[-1]["answer"]["language"] == "de"
+    assert "".join(e["text"] for e in events if e["type"] == "token") == events[-1]["answer"]["answer"]
 
 
 @pytest.mark.parametrize("body,code", [
@@ -101,7 +102,8 @@ def test_streaming_ask_sends_evidence_first(server):
 def test_validation_errors(server, body, code):
     url, _ = server
     r = httpx.post(url + "/api/v1/ask", json=body)
-    assert r.status_code == code and r.json()["detail"]
+    err = r.json()["error"]
+    assert r.status_code == code and err["code"] == "invalid_request" and err["message"] and err["field"]
 
 
 def test_oversized_body_refused(server):
@@ -120,7 +122,8 @@ def test_documents_add_list_delete(server):
     assert doc_id == "evil_name" and (tmp / "corpus" / "evil_name.txt").exists()
     assert not (tmp.parent / "evil name.txt").exists()
     docs = httpx.get(url + "/api/v1/documents").json()
-    assert docs["count"] == 6
+    assert docs["total"] == 6 and all("path" not in d for d in docs["documents"])  # no server paths shown
+    assert len(httpx.get(url + "/api/v1/documents", params={"offset": 2, "limit": 3}).json()["documents"]) == 3
     hits = httpx.post(url + "/api/v1/search", json={"query": "Ruritanien Panzer", "k": 1}).json()["hits"]
     assert hits[0]["doc_id"] == doc_id
     r = httpx.post(url + "/api/v1/documents", json={"name": "pasted.md", "text": "# Kurz\n\nEin weiterer Artikel über 12 Boote."},
@@ -129,10 +132,10 @@ def test_documents_add_list_delete(server):
     assert httpx.delete(url + f"/api/v1/documents/{doc_id}", timeout=120).json()["removed"] == doc_id
     assert httpx.delete(url + "/api/v1/documents/nope").status_code == 404
     bad = httpx.post(url + "/api/v1/documents", files={"file": ("x.txt", b"\x89PNG\r\n\x1a\n\0\0\0", "text/plain")})
-    assert bad.status_code == 400 and "binary" in bad.json()["detail"]
+    assert bad.status_code == 400 and "binary" in bad.json()["error"]["message"]
     big = httpx.post(url + "/api/v1/documents", files={"file": ("big.txt", b"Satz. " * 400_000, "text/plain")})
     assert big.status_code in (400, 413)
-    assert httpx.get(url + "/api/v1/documents").json()["count"] == 6
+    assert httpx.get(url + "/api/v1/documents").json()["total"] == 6
 
 
 def test_concurrent_requests(server):

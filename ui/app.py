@@ -1,4 +1,7 @@
-"""Gradio chat UI: ask, see evidence and disagreeing figures at once, manage the corpus."""
+"""Gradio chat UI: ask, see evidence and disagreeing figures at once, manage the corpus.
+
+It depends on the shared :class:`rag.service.Service` and the typed records only (never on the HTTP server),
+and streams through the service's one streaming helper."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ LABELS = {
            "add": "Add to corpus", "remove": "Remove document", "status": "Index", "lang": "Language",
            "value": "Figure", "what": "What", "who": "Who says so", "when": "When", "src": "Source",
            "open": "open article", "no_figs": "No figures for this question.", "placeholder": "Ask about the news…",
-           "ollama_model": "Ollama model", "doc_language": "Article language"},
+           "ollama_model": "Ollama model", "doc_language": "Article language",
+           "replace": "Replace a document with the same name"},
     "de": {"title": "Fragen an das Nachrichtenarchiv", "ask": "Fragen", "question": "Ihre Frage", "sources": "Quellen",
            "figures": "Zahlen", "settings": "Einstellungen", "corpus": "Korpus", "backend": "Antworten mit",
            "k": "Passagen", "source": "Quelle enthält", "from": "Von (JJJJ-MM-TT)", "to": "Bis (JJJJ-MM-TT)",
@@ -25,7 +29,8 @@ LABELS = {
            "add": "Zum Korpus hinzufügen", "remove": "Dokument entfernen", "status": "Index", "lang": "Sprache",
            "value": "Zahl", "what": "Was", "who": "Laut", "when": "Wann", "src": "Quelle",
            "open": "Artikel öffnen", "no_figs": "Keine Zahlen zu dieser Frage.", "placeholder": "Fragen Sie zu den Nachrichten…",
-           "ollama_model": "Ollama-Modell", "doc_language": "Artikelsprache"},
+           "ollama_model": "Ollama-Modell", "doc_language": "Artikelsprache",
+           "replace": "Dokument gleichen Namens ersetzen"},
 }
 CSS = """
 .flag {background:#fdecea;border-left:4px solid #c0392b;padding:8px 12px;margin:6px 0;border-radius:4px;color:#7b241c}
@@ -35,6 +40,7 @@ CSS = """
 table.figs {border-collapse:collapse;width:100%;font-size:0.85em;table-layout:fixed;word-break:break-word}
 table.figs td, table.figs th {border:none;border-bottom:1px solid #eee;padding:3px 5px;text-align:left;vertical-align:top}
 .cite {color:#1f5fa8;font-weight:600;cursor:help;text-decoration:underline dotted}
+.chart svg {width:100%;height:auto;max-width:460px}
 @media (max-width: 700px) { .side {min-width:100% !important} }
 """
 
@@ -75,12 +81,15 @@ def sources_html(ans: dict[str, Any], docs: dict[str, Any], lang: str) -> str:
     return "\n".join(parts) or "<i>–</i>"
 
 
-def figures_html(ans: dict[str, Any], lang: str) -> str:
-    """The flag and a table of what each source states (value, entity, who says so, date, citation)."""
+def figures_html(ans: dict[str, Any], lang: str, chart: str = "") -> str:
+    """The flag, a small chart of the differing values (inline SVG) and a table of what each source states
+    (value, entity, who says so, date, citation)."""
     lab = LABELS[lang]
     out = []
     if ans.get("flag"):
         out.append(f'<div class="flag">⚠ {html.escape(ans["flag"])}</div>')
+    if chart:
+        out.append(f'<div class="chart" id="disagreement-chart">{chart}</div>')
     what = (ans.get("comparison") or {}).get("quantity", "")
     rows = []
     for r in ans.get("readings", []):
@@ -98,9 +107,18 @@ def figures_html(ans: dict[str, Any], lang: str) -> str:
     return "\n".join(out) or f"<i>{lab['no_figs']}</i>"
 
 
+def _chart(ans: Any) -> str:
+    from rag.charts import disagreement_svg
+
+    try:
+        return disagreement_svg(ans)
+    except Exception:  # noqa: BLE001 - a chart is never worth failing an answer
+        return ""
+
+
 def build_ui(service: Any) -> gr.Blocks:
-    """The chat page. ``service`` is :class:`rag.server.Service` (engine, settings, corpus operations)."""
-    from rag.server import AskIn, FiltersIn
+    """The chat page. ``service`` is :class:`rag.service.Service` (engine, settings, corpus operations)."""
+    from rag.api_models import AskIn, FiltersIn
 
     def status_text(backend: str | None = None, model: str | None = None) -> str:
         from rag.errors import LLMError
@@ -133,55 +151,40 @@ def build_ui(service: Any) -> gr.Blocks:
         history.append({"role": "user", "content": q})
         history.append({"role": "assistant", "content": "…"})
         yield history, gr.update(), gr.update(), ""
-        import queue
-        import threading
-
-        events: queue.Queue[tuple[str, Any]] = queue.Queue()
         try:
-            body = AskIn(question=q[:2000], llm=backend, k=int(k),
+            body = AskIn(question=q[:2000], llm=backend, k=int(k), ollama_model=(model or None) if backend == "ollama" else None,
                          filters=FiltersIn(source=source or None, date_from=dfrom or None, date_to=dto or None,
                                            language=None if doc_lang in ("", "any") else doc_lang))
         except Exception as exc:  # noqa: BLE001 - validation message for the user
             history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(str(exc).splitlines()[-1])}"}
             yield history, gr.update(), gr.update(), ""
             return
-        if model and backend == "ollama":
-            service.settings.llm.ollama_model = model
-
-        def run() -> None:
-            try:
-                ans = service.ask(body, on_token=lambda t: events.put(("token", t)),
-                                  on_evidence=lambda a: events.put(("evidence", a.as_dict())))
-                events.put(("final", ans.as_dict()))
-            except Exception as exc:  # noqa: BLE001 - shown to the user as one line
-                events.put(("error", str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
-
-        threading.Thread(target=run, daemon=True).start()
         text = ""
         partial: dict[str, Any] = {}
         docs = service.engine.retriever.data.documents
-        while True:
-            kind, val = events.get()
-            if kind == "evidence":
-                partial = val
-                yield history, sources_html(val, docs, lang), figures_html(val, lang), ""
-            elif kind == "token":
-                text += val
+        for ev in service.stream(body):  # the model field is this request's own: nobody else's answer changes
+            if ev.type == "evidence" and ev.answer is not None:
+                partial = ev.answer.as_dict()
+                yield history, sources_html(partial, docs, lang), figures_html(partial, lang, _chart(ev.answer)), ""
+            elif ev.type == "token":
+                text += ev.text
                 history[-1] = {"role": "assistant", "content": _cite_html(text, partial.get("evidence", []))}
                 yield history, gr.update(), gr.update(), ""
-            elif kind == "final":
+            elif ev.type == "final" and ev.answer is not None:
+                val = ev.answer.as_dict()
                 content = _cite_html(val["answer"], val["evidence"])
                 if val["notices"]:
                     content += "\n\n<small>" + html.escape(" ".join(val["notices"])) + "</small>"
                 history[-1] = {"role": "assistant", "content": content}
-                yield history, sources_html(val, docs, lang), figures_html(val, lang), ""
+                yield history, sources_html(val, docs, lang), figures_html(val, lang, _chart(ev.answer)), ""
                 return
-            else:
-                history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(val)}"}
+            elif ev.type == "error":
+                history[-1] = {"role": "assistant", "content": f"⚠ {html.escape(ev.text)}"}
                 yield history, gr.update(), gr.update(), ""
                 return
 
-    def add_files(files: list[Any] | None, name: str, text: str, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+    def add_files(files: list[Any] | None, name: str, text: str, replace: bool = False,
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         msgs = []
         items: list[tuple[str, bytes]] = []
         for f in files or []:
@@ -192,8 +195,10 @@ def build_ui(service: Any) -> gr.Blocks:
             items.append(((name or "pasted").strip() or "pasted", text.encode("utf-8")))
         for fname, data in progress.tqdm(items, desc="indexing"):
             try:
-                r = service.add_file(fname, data)
-                msgs.append(f"✓ {r['file']} → {r['doc_id']} ({r['report']['chunks']} chunks in index)")
+                r = service.add_file(fname, data, replace=bool(replace))
+                done = "replaced" if r["replaced"] else "added"
+                msgs.append(f"✓ {r['file']} → {r['doc_id']} {done} ({r['chunks']} chunks in index)")
+                msgs.extend(f"  ⚠ {w}" for w in r["warnings"])
             except Exception as exc:  # noqa: BLE001
                 msgs.append(f"✗ {fname}: {str(exc).splitlines()[0]}")
         return "\n".join(msgs) or "nothing to add", status_text(), gr.update(choices=doc_choices(), value=None)
@@ -205,7 +210,7 @@ def build_ui(service: Any) -> gr.Blocks:
             service.remove(doc_id)
             msg = f"removed {doc_id}"
         except Exception as exc:  # noqa: BLE001
-            msg = f"✗ {getattr(exc, 'detail', None) or exc}"
+            msg = f"✗ {exc}"
         return msg, status_text(), gr.update(choices=doc_choices(), value=None)
 
     def relabel(lang: str) -> tuple[Any, ...]:
@@ -247,6 +252,7 @@ def build_ui(service: Any) -> gr.Blocks:
                     files = gr.File(label=lab["upload"], file_count="multiple", file_types=[".txt", ".md", ".html", ".htm"])
                     paste = gr.Textbox(label=lab["paste"], lines=5)
                     pname = gr.Textbox(label=lab["name"], value="pasted-article.txt")
+                    replace_cb = gr.Checkbox(label=lab["replace"], value=False)
                     add_btn = gr.Button(lab["add"])
                     docs_dd = gr.Dropdown(choices=doc_choices(), label=lab["remove"])
                     rm_btn = gr.Button(lab["remove"])
@@ -256,7 +262,7 @@ def build_ui(service: Any) -> gr.Blocks:
         outputs = [chat, srcs, figs, box]
         ask_btn.click(respond, inputs, outputs)
         box.submit(respond, inputs, outputs)
-        add_btn.click(add_files, [files, pname, paste], [corpus_msg, status, docs_dd])
+        add_btn.click(add_files, [files, pname, paste, replace_cb], [corpus_msg, status, docs_dd])
         rm_btn.click(remove_doc, [docs_dd], [corpus_msg, status, docs_dd])
         lang.change(relabel, [lang], [heading, box, ask_btn, backend, k, source, dfrom, dto, files, paste, pname, add_btn,
                                       rm_btn])
