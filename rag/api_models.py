@@ -6,9 +6,10 @@ documents and errors. Answers reuse :class:`rag.models.Answer` (what ``rag ask -
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from rag.models import Answer, Citation, Comparison, Hit
 
@@ -28,26 +29,36 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _iso_date(v: Any) -> Any:
+    if not isinstance(v, str | date):
+        raise ValueError("must be a date as a string YYYY-MM-DD")
+    return v
+
+
+# requests are held to their schema exactly: no unknown fields, no "5" for 5, no 0 for a date
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
 class FiltersIn(_In):
     """Restrict the documents searched. Any field left out does not filter."""
 
     doc_ids: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=1000)
     source: str | None = Field(None, max_length=200)
-    date_from: str | None = Field(None, max_length=40, description="YYYY-MM-DD")
-    date_to: str | None = Field(None, max_length=40, description="YYYY-MM-DD")
+    date_from: IsoDate | None = Field(None, description="only articles dated on or after (YYYY-MM-DD)")
+    date_to: IsoDate | None = Field(None, description="only articles dated on or before (YYYY-MM-DD)")
     language: str | None = Field(None, max_length=8, description="de, en, …")
 
 
 class SearchIn(_In):
     query: Text
-    k: int = Field(5, ge=1, le=100)
+    k: StrictInt = Field(5, ge=1, le=100)
     filters: FiltersIn | None = None
 
 
 class AskIn(_In):
     question: Text
     llm: Literal["none", "ollama", "llamacpp"] | None = Field(None, description="answer backend (default: the server's)")
-    k: int | None = Field(None, ge=1, le=100)
+    k: StrictInt | None = Field(None, ge=1, le=100)
     filters: FiltersIn | None = None
     ollama_model: str | None = Field(None, max_length=200, description="this request's Ollama model (llm=ollama)")
 
@@ -55,7 +66,7 @@ class AskIn(_In):
 class TextDocIn(_In):
     name: str = Field(..., min_length=1, max_length=120, description="file name; its stem becomes the document id")
     text: str = Field(..., min_length=1, max_length=5_000_000)
-    replace: bool = Field(False, description="replace a document with the same id instead of refusing (409)")
+    replace: StrictBool = Field(False, description="replace a document with the same id instead of refusing (409)")
 
 
 # ---------------------------------------------------------------- responses
@@ -159,7 +170,7 @@ class ChatCompletionIn(BaseModel):
     model: str = Field(description="newsrag (the server's backend), newsrag-extractive, newsrag-ollama, "
                                    "newsrag-llamacpp")
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False
 
 
 class ChatChoiceMessage(BaseModel):

@@ -21,3 +21,7 @@ class IndexError_(RagError):
 
 class LLMError(RagError):
     """The language model backend failed (server down, model missing, timeout)."""
+
+
+class NotFoundError(RagError):
+    """A document id (or other named thing) the index does not hold."""

@@ -18,7 +18,7 @@ import numpy as np
 
 from rag.config import RetrievalSettings
 from rag.embedding import Embedder
-from rag.errors import RagError
+from rag.errors import NotFoundError, RagError
 from rag.indexer import passage_text
 from rag.models import Hit, Span
 from rag.store import IndexData
@@ -98,7 +98,7 @@ class Retriever:
         if f.doc_ids:
             unknown = [d for d in f.doc_ids if d not in docs]
             if unknown and len(unknown) == len(f.doc_ids):
-                raise RagError(f"filter 'doc': unknown document id(s): {', '.join(unknown)}")
+                raise NotFoundError(f"filter 'doc': unknown document id(s): {', '.join(unknown)}")
             ok_docs &= set(f.doc_ids)
         if f.exclude_doc_ids:
             ok_docs -= set(f.exclude_doc_ids)

@@ -64,6 +64,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     500: {"model": ErrorOut, "description": "An internal error (never for bad input)"},
 }
 NOT_FOUND = {404: {"model": ErrorOut, "description": "No such document"}}
+UNKNOWN_DOC = {404: {"model": ErrorOut, "description": "filters.doc_ids names only documents the index lacks"}}
 LLM_BUSY = {503: {"model": ErrorOut, "description": "All LLM slots busy"}}
 
 
@@ -149,6 +150,39 @@ async def _send_413(send: Any, size: int, limit: int, chunked: bool = False) -> 
     await send({"type": "http.response.body", "body": body})
 
 
+class RouteGuard:
+    """ASGI middleware for API paths (``/api/``, ``/v1/``): a path no route serves answers 404, a known path
+    asked with another method (any method, also TRACE or QUERY) answers 405 with ``Allow``, both in the one
+    error shape, instead of falling through to the UI's page."""
+
+    METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(("/api/", "/v1/")) or scope["path"] in (
+                "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/oauth2-redirect"):
+            await self.app(scope, receive, send)
+            return
+        from starlette.routing import Match
+
+        router = scope["app"].router
+        allowed = [m for m in self.METHODS
+                   if any(r.matches({**scope, "method": m})[0] == Match.FULL for r in router.routes
+                          if not getattr(r, "path", "").startswith(("/{", "/openapi")))]
+        method = scope["method"]
+        if method in allowed or (method == "HEAD" and "GET" in allowed):
+            await self.app(scope, receive, send)
+            return
+        if allowed:
+            resp = error_response(405, "method_not_allowed", f"{method} is not allowed here; use " + ", ".join(allowed))
+            resp.headers["allow"] = ", ".join(allowed)
+        else:
+            resp = error_response(404, "not_found", f"no API route {scope['path']}")
+        await resp(scope, receive, send)
+
+
 def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
     """Build the FastAPI app (and mount the Gradio UI at ``/``)."""
     token = os.environ.get("RAG_API_TOKEN") or None
@@ -158,6 +192,7 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
                               '`{"error": {"code", "message", "field"}}`.')
     app.state.service = service
     app.add_middleware(BodyLimit, max_upload=int(settings.server.max_upload_mb * 1024 * 1024) + 64 * 1024)
+    app.add_middleware(RouteGuard)
 
     bearer = HTTPBearer(auto_error=False, description="RAG_API_TOKEN (required when the server has one)")
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="RAG_API_TOKEN, as a header")
@@ -220,18 +255,19 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
     # ------------------------------------------------------------ the API
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(auth)], responses=ERRORS)
 
-    @api.post("/search", response_model=SearchOut, summary="Hybrid search")
+    @api.post("/search", response_model=SearchOut, responses=UNKNOWN_DOC, summary="Hybrid search")
     def search(body: SearchIn) -> SearchOut:
         hits = service.engine.search(body.query, k=body.k, filters=service.filters(body.filters))
         return SearchOut(query=body.query, hits=hits)
 
-    @api.post("/ask", response_model=Answer, responses=LLM_BUSY, summary="Grounded answer (same JSON as rag ask --json)")
+    @api.post("/ask", response_model=Answer, responses={**LLM_BUSY, **UNKNOWN_DOC},
+              summary="Grounded answer (same JSON as rag ask --json)")
     def ask(body: AskIn) -> Answer:
         return service.ask(body)
 
     @api.post("/ask/stream", response_class=StreamingResponse, responses={
         200: {"description": "NDJSON: one StreamEvent per line (evidence first, then tokens, then final)",
-              "content": {"application/x-ndjson": {"schema": StreamEvent.model_json_schema()}}}, **LLM_BUSY},
+              "content": {"application/x-ndjson": {"schema": StreamEvent.model_json_schema()}}}, **LLM_BUSY, **UNKNOWN_DOC},
         summary="Grounded answer, streamed as NDJSON events")
     def ask_stream(body: AskIn) -> StreamingResponse:
         def gen() -> Iterator[bytes]:
@@ -246,8 +282,9 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
         total, page = service.documents(offset, limit)
         return DocumentsPage(total=total, offset=offset, limit=limit, documents=page)  # type: ignore[arg-type]
 
-    @api.post("/documents", response_model=UploadOut, responses={409: {"model": ErrorOut, "description":
-              "Another document has this id (send replace=true)"}},
+    @api.post("/documents", response_model=UploadOut, responses={
+              409: {"model": ErrorOut, "description": "Another document has this id (send replace=true)"},
+              415: {"model": ErrorOut, "description": "Neither multipart/form-data nor JSON"}},
               summary="Add an article: multipart 'file' (with optional 'replace'), or JSON {name, text, replace}",
               openapi_extra={"requestBody": {"content": {
                   "application/json": {"schema": TextDocIn.model_json_schema()},
@@ -280,8 +317,14 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
             raise APIError(415, "invalid_request", "send multipart/form-data with a 'file', or JSON {name, text}")
         return UploadOut(**await anyio.to_thread.run_sync(service.add_file, fname, data, replace))
 
-    @api.get("/documents/{doc_id}/view", response_class=HTMLResponse, responses=NOT_FOUND,
-             summary="The whole article with the cited passage marked")
+    # an HTML route: its errors are still JSON in the one shape (documented as such, not as HTML)
+    pages = APIRouter(prefix="/api/v1", dependencies=[Depends(auth)], responses={
+        code: {"description": r["description"],
+               "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}}
+        for code, r in {**ERRORS, **NOT_FOUND}.items()})
+
+    @pages.get("/documents/{doc_id}/view", response_class=HTMLResponse,
+               summary="The whole article with the cited passage marked")
     def view_document(doc_id: str, start: int = 0, end: int = 0) -> HTMLResponse:
         docs = service.engine.retriever.data.documents
         if doc_id not in docs:
@@ -297,34 +340,29 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
         return HealthOut(**service.health())
 
     app.include_router(api)
+    app.include_router(pages)
     app.include_router(openai_router(service, auth))
+
+    def openapi() -> dict[str, Any]:
+        """The schema says what this server does: without RAG_API_TOKEN, the token is optional ({} in security)."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        if token is None:
+            for item in schema.get("paths", {}).values():
+                for op in item.values():
+                    if isinstance(op, dict) and op.get("security"):
+                        op["security"] = [{}, *op["security"]]
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.get("/openapi.json", include_in_schema=False)
     def root_openapi() -> RedirectResponse:
         return RedirectResponse("/api/v1/openapi.json")
-
-    @app.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
-                   include_in_schema=False)
-    def api_fallback(request: Request, rest: str) -> JSONResponse:
-        """Unknown API paths answer in the error shape (not the UI's 404 page); a known path with another
-        method answers 405."""
-        from starlette.routing import Match
-
-        allowed = []
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            scope = {**request.scope, "method": method}
-            for r in app.router.routes:
-                if getattr(r, "path", None) == "/api/{rest:path}":
-                    continue
-                if r.matches(scope)[0] == Match.FULL:
-                    allowed.append(method)
-                    break
-        if allowed:
-            resp = error_response(405, "method_not_allowed", f"{request.method} is not allowed here; use "
-                                  + ", ".join(allowed))
-            resp.headers["allow"] = ", ".join(allowed)
-            return resp
-        return error_response(404, "not_found", f"no API route {request.url.path}")
 
     if with_ui:
         import gradio as gr
@@ -385,7 +423,8 @@ def openai_router(service: Service, auth: Any) -> APIRouter:
     @router.post("/chat/completions", response_model=ChatCompletionOut, responses={
         200: {"description": "A chat completion (JSON), or with stream=true server-sent events of chunks ending "
                              "in [DONE]; the last chunk carries citations and conflicts",
-              "content": {"text/event-stream": {}}}, **LLM_BUSY},
+              "content": {"text/event-stream": {}}}, **LLM_BUSY,
+        404: {"model": ErrorOut, "description": "No such model (see /v1/models)"}},
         summary="The grounded answer to the last user message, in OpenAI's format")
     def chat(body: ChatCompletionIn) -> Any:
         if body.model not in CHAT_MODELS:

@@ -20,12 +20,11 @@ from typing import Any
 
 from rag.api_models import AskIn, FiltersIn
 from rag.config import Settings
-from rag.errors import LLMError, RagError
+from rag.errors import LLMError, NotFoundError, RagError
 from rag.models import Answer
 
-
-class NotFound(RagError):
-    """A document id the index does not hold."""
+NotFound = NotFoundError
+"""A document id the index does not hold (the engine's :class:`~rag.errors.NotFoundError`)."""
 
 
 class Conflict(RagError):
@@ -85,7 +84,12 @@ class Service:
     def filters(self, f: FiltersIn | None) -> Any:
         from rag.retrieval import Filters
 
-        return Filters(**f.model_dump()) if f else None
+        if not f:
+            return None
+        d = f.model_dump()
+        d["date_from"] = f.date_from.isoformat() if f.date_from else None
+        d["date_to"] = f.date_to.isoformat() if f.date_to else None
+        return Filters(**d)
 
     def ask(self, body: AskIn, on_token: Any = None, on_evidence: Any = None) -> Answer:
         """Answer with the backend the request asks for (each request's own Ollama model, if it names one);
