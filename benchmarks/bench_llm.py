@@ -1,8 +1,17 @@
-"""Per LLM backend: time to first token, total latency, prompt tokens and peak RSS on 10 seed questions.
+"""The local LLM that phrases answers, per model and thread count, side by side in one run.
 
-    python benchmarks/bench_llm.py [--backends none,llamacpp,ollama]
+    python benchmarks/bench_llm.py [--models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b,gemma-3-270m]
+                                   [--threads 1,2] [--ramdocs 30] [--seeds 10]
 
-Backends that are not available (no Ollama server, no [local-llm] extra) are reported as skipped.
+Questions: the first answerable seed questions (tests/data/seeds_qa.jsonl; the prompt was developed on
+these) and RAMDocs development questions, half from the tune part and half from the measure part (every
+fifth question; the prompt never saw them), reported apart. Each model runs in its own process (clean peak
+RSS), on the cached indexes (``index/seeds-llm``, built here; ``index/ramdocs`` from bench_ramdocs.py).
+
+Per model: share of answers that pass every check (the model's text is shown, not the extractive
+fallback; goal >= 0.9), share whose sentences are in the question's language (goal 1.0), time to the first
+visible words p50 (goal <= 6 s) and total p50 (the first question, which loads the model, is left out of
+both), prompt tokens, peak RSS. Models whose packages are missing are reported as skipped.
 """
 
 from __future__ import annotations
@@ -10,59 +19,125 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import tempfile
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from _common import ROOT, pct, peak_rss_mb
 
-from rag.answer import ask
-from rag.config import load_settings
-from rag.engine import Engine
-from rag.errors import LLMError
-from rag.evaluation import load_jsonl
-from rag.indexer import build_index
-from rag.llm import ChatBackend
+RAMDOCS = ROOT.parent / "shared" / "data" / "ramdocs" / "ramdocs_dev.jsonl"
 
 
-def main(backends: list[str]) -> dict:
-    qs = [q for q in load_jsonl(ROOT / "tests" / "data" / "seeds_qa.jsonl") if q.answerable][:10]
-    out = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        s = load_settings(overrides={"index": {"root": tmp}})
-        build_index(s, paths=[ROOT / "seeds"])
-        engine = Engine(s)
-        for b in backends:
-            if b != "none":
-                try:
-                    ChatBackend(s.llm.model_copy(update={"backend": b})).check()
-                except LLMError as exc:
-                    out[b] = {"skipped": str(exc)}
-                    print(b, "skipped:", exc)
-                    continue
-            ttft, total, ptoks, used = [], [], [], 0
-            t_load = time.perf_counter()
-            for q in qs:
-                t = time.perf_counter()
-                first: list[float] = []
-                a = ask(engine, q.question, llm=b, on_token=lambda _t, first=first, t=t: first.append(time.perf_counter() - t)
-                        if not first else None)
-                total.append(time.perf_counter() - t)
-                ttft.append(first[0] if first else total[-1])
-                ptoks.append(a.prompt_tokens or 0)
-                used += a.backend == b or (b == "none" and a.backend == "extractive")
-            row = {"questions": len(qs), "answered_by_backend": used,
-                   "ttft_p50_s": round(pct(ttft, 0.5), 2), "total_p50_s": round(pct(total, 0.5), 2),
-                   "total_p95_s": round(pct(total, 0.95), 2), "all_s": round(time.perf_counter() - t_load, 1),
-                   "prompt_tokens_mean": round(statistics.fmean(ptoks)), "peak_rss_mb": round(peak_rss_mb())}
-            out[b] = row
-            print(b, row)
+def _questions(n_seeds: int, n_ramdocs: int) -> list[tuple[str, object]]:
+    from rag.evaluation import load_jsonl, load_ramdocs
+
+    out: list[tuple[str, object]] = [("seeds", q) for q in load_jsonl(ROOT / "tests" / "data" / "seeds_qa.jsonl")
+                                     if q.answerable][:n_seeds]
+    if n_ramdocs and RAMDOCS.is_file():
+        for part in ("tune", "measure"):
+            qs = load_ramdocs(RAMDOCS, part=part, variants=False).questions
+            out += [(f"ramdocs-{part}", q) for q in qs[: n_ramdocs // 2]]
     return out
 
 
+def one(model: str, threads: int, n_seeds: int, n_ramdocs: int) -> dict:
+    """Run one model in this process; returns its row per question set."""
+    from rag.answer import ask
+    from rag.config import load_settings
+    from rag.engine import Engine
+    from rag.errors import LLMError, RagError
+    from rag.indexer import build_index
+    from rag.llm import ChatBackend, embedded_model_path
+    from rag.phrase import CITE
+    from rag.text import detect_language
+
+    llm = {"llamacpp_model": model, "llamacpp_threads": threads, "backend": "llamacpp"}
+    try:
+        ChatBackend(load_settings(overrides={"llm": llm}).llm).check()
+        embedded_model_path(model)
+    except LLMError as exc:
+        return {"skipped": str(exc)}
+    engines = {}
+    for name in ("seeds-llm", "ramdocs"):
+        s = load_settings(overrides={"index": {"name": name}, "llm": llm})
+        try:
+            e = Engine(s)
+            e.retriever  # noqa: B018 - opens the index
+        except RagError:
+            if name != "seeds-llm":
+                continue
+            build_index(s, paths=[ROOT / "seeds"])
+            e = Engine(s)
+        engines[name] = e
+    rows: dict[str, dict] = {}
+    first = True
+    for group, q in _questions(n_seeds, n_ramdocs):
+        e = engines.get("seeds-llm" if group == "seeds" else "ramdocs")
+        if e is None:
+            continue
+        t = time.perf_counter()
+        a = ask(e, q.question, llm="llamacpp", filters=q.filters())
+        total = time.perf_counter() - t
+        r = rows.setdefault(group, {"asked": 0, "phrased": 0, "passed": 0, "in_language": 0, "ttft": [], "total": [],
+                                    "prompt_tokens": []})
+        r["asked"] += 1
+        if a.statements or "llm_ms" in a.timings:
+            r["phrased"] += 1
+            r["passed"] += a.backend == "llamacpp"
+            text = CITE.sub("", " ".join(st.text for st in a.statements))
+            r["in_language"] += bool(text) and detect_language(text) in (a.language, "und")
+            if not first:
+                r["ttft"].append(a.timings.get("first_token_ms", a.timings.get("llm_ms", 0)) / 1000)
+                r["total"].append(total)
+            r["prompt_tokens"].append(a.prompt_tokens or 0)
+            first = False
+    out = {}
+    for group, r in rows.items():
+        n = max(r["phrased"], 1)
+        out[group] = {"asked": r["asked"], "phrased": r["phrased"], "pass_share": round(r["passed"] / n, 2),
+                      "in_language": round(r["in_language"] / n, 2),
+                      "ttft_p50_s": round(pct(r["ttft"], 0.5), 2), "total_p50_s": round(pct(r["total"], 0.5), 2),
+                      "prompt_tokens": round(statistics.fmean(r["prompt_tokens"])) if r["prompt_tokens"] else 0}
+    out["peak_rss_mb"] = round(peak_rss_mb())
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", default="qwen2.5-coder-0.5b,qwen2.5-coder-1.5b,gemma-3-270m")
+    ap.add_argument("--threads", default="2")
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--ramdocs", type=int, default=30)
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        model, threads = args.one.rsplit("@", 1)
+        print(json.dumps(one(model, int(threads), args.seeds, args.ramdocs)))
+        return
+    results = {}
+    for model in args.models.split(","):
+        for threads in (int(x) for x in args.threads.split(",")):
+            key = f"{model}@{threads}"
+            proc = subprocess.run([sys.executable, __file__, "--one", key, "--seeds", str(args.seeds),
+                                   "--ramdocs", str(args.ramdocs)], capture_output=True, text=True)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+            results[key] = json.loads(lines[-1]) if lines else {"skipped": (proc.stderr.strip().splitlines()
+                                                                              or ["failed"])[-1][:200]}
+            print(key, json.dumps(results[key]), flush=True)
+    cols = ("asked", "phrased", "pass_share", "in_language", "ttft_p50_s", "total_p50_s", "prompt_tokens")
+    print(f"\n{'model@threads':26s} {'questions':15s} " + " ".join(f"{c:>12s}" for c in cols) + f" {'peak_rss_mb':>12s}")
+    for key, res in results.items():
+        if "skipped" in res:
+            print(f"{key:26s} skipped: {res['skipped']}")
+            continue
+        for group in ("seeds", "ramdocs-tune", "ramdocs-measure"):
+            if group in res:
+                print(f"{key:26s} {group:15s} " + " ".join(f"{res[group][c]!s:>12s}" for c in cols)
+                      + f" {res['peak_rss_mb']:>12}")
+    (ROOT / "reports").mkdir(exist_ok=True)
+    (ROOT / "reports" / "llm.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+
+
 if __name__ == "__main__":
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--backends", default="none,llamacpp,ollama")
-    res = main(ap.parse_args().backends.split(","))
-    Path("reports").mkdir(exist_ok=True)
-    Path("reports/bench_llm.json").write_text(json.dumps(res, indent=2))
+    main()

@@ -379,9 +379,9 @@ def info_cmd(name: NameOpt = None, config: ConfigOpt = None, as_json: JsonOpt = 
     """Show what an index holds (documents, chunks, model)."""
     _validate_name(name)
     s = _settings(config, name)
-    from rag.store import IndexStore
+    from rag.store import open_store
 
-    m = IndexStore(s.index_path).read_manifest()
+    m = open_store(s).read_manifest()
     if as_json:
         typer.echo(json.dumps(m, ensure_ascii=False))
         return

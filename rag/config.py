@@ -78,6 +78,13 @@ class IndexSettings(_Section):
     pq_m: int = Field(48, ge=1)
 
 
+class StoreSettings(_Section):
+    """Where the index lives: FAISS files under ``index/<name>`` (default) or Milvus (``.[milvus]`` extra)."""
+
+    backend: Literal["faiss", "milvus"] = "faiss"
+    uri: str | None = None  # milvus: a file path (Milvus Lite, embedded) or http://host:19530; null = index/milvus.db
+
+
 class RetrievalSettings(_Section):
     k: int = Field(5, ge=1, le=1000)
     candidates: int = Field(60, ge=1)
@@ -95,8 +102,9 @@ class LLMSettings(_Section):
     backend: Literal["none", "ollama", "llamacpp"] = "none"
     ollama_host: str = "http://127.0.0.1:11434"
     ollama_model: str = "qwen2.5:3b-instruct"
-    llamacpp_model_path: Path | None = None
-    llamacpp_threads: int = Field(1, ge=1)
+    llamacpp_model: str = "qwen2.5-coder-1.5b"  # an embedded model (rag.llm.EMBEDDED_MODELS) ...
+    llamacpp_model_path: Path | None = None  # ... or any GGUF file (wins when set)
+    llamacpp_threads: int = Field(2, ge=1)
     llamacpp_ctx: int = Field(2048, ge=256)
     temperature: float = Field(0.1, ge=0, le=2)
     max_tokens: int = Field(256, ge=1)
@@ -148,6 +156,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     index: IndexSettings = IndexSettings()
+    store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()
@@ -179,6 +188,7 @@ class _FileOnly(BaseModel):
     chunking: ChunkingSettings = ChunkingSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     index: IndexSettings = IndexSettings()
+    store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     llm: LLMSettings = LLMSettings()
     answer: AnswerSettings = AnswerSettings()

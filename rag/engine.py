@@ -12,7 +12,7 @@ from rag.errors import RagError
 from rag.indexer import IndexReport, build_index, check_compatible
 from rag.models import Answer, Hit
 from rag.retrieval import Filters, Retriever
-from rag.store import IndexStore
+from rag.store import open_store
 
 
 class Engine:
@@ -72,7 +72,7 @@ class Engine:
 
     def reload(self) -> None:
         """(Re)load the index from disk, e.g. after documents were added."""
-        store = IndexStore(self.settings.index_path)
+        store = open_store(self.settings)
         emb_settings = self.settings.embedding
 
         def check(manifest: dict[str, Any]) -> None:

@@ -406,7 +406,10 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
                 "f1": token_f1(ans.answer, q.answers) if q.answerable and answered else 0.0,
                 "citations": [{"n": c.n, "doc_id": c.doc_id, "quote": c.quote} for c in ans.citations],
                 "valid_citations": len(correct_cites),
-                "latency_s": round(latency, 4), "search_s": round(t_search, 4),
+                "latency_s": round(latency, 4), "search_s": round(t_search, 4), "language": ans.language,
+                **({"chart": {"comparison": ans.comparison.model_dump(mode="json"),
+                              "readings": [r.model_dump(mode="json") for r in ans.readings if r.says]}}
+                   if ans.flag and ans.comparison is not None else {}),
             })
             if progress:
                 progress(i + 1, len(dataset.questions))
@@ -443,13 +446,15 @@ def _conflict_scores(rows: list[dict[str, Any]]) -> dict[str, float | None]:
 
 
 def breakdown(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Answer accuracy and conflict scores by gold answer type (number, date, name), by cause
+    """Answer accuracy and conflict scores by the answer type the question asks for (``asked=quantity``,
+    ``date``, ``name``, ``text``: every dataset), by gold answer type (number, date, name), by cause
     (misinformation, ambiguity) and for the agreeing variants (share left unflagged)."""
     ok = [r for r in results if "error" not in r]
     out: dict[str, dict[str, Any]] = {}
     main = [r for r in ok if not r.get("variant")]
     groups: dict[str, list[dict[str, Any]]] = {}
     for r in main:
+        groups.setdefault(f"asked={r.get('answer_type') or 'text'}", []).append(r)  # the type the question asks for
         if r.get("gold_type"):
             groups.setdefault(f"type={r['gold_type']}", []).append(r)
             if r["gold_type"] in ("number", "date"):
@@ -545,8 +550,28 @@ METRIC_ORDER = ["recall@1", "recall@5", "recall@10", "doc_recall@1", "doc_recall
                 "latency_p50_s", "latency_p95_s", "latency_total_s", "index_seconds", "questions", "errors"]
 
 
+def _write_charts(results: list[dict[str, Any]], folder: Path, limit: int = 300) -> list[tuple[dict[str, Any], str]]:
+    """One disagreement chart (rag/charts.py, as in the UI) per flagged question whose sources give
+    different numbers or dates; returns ``(result, file name)`` pairs."""
+    from rag.charts import save_disagreement_png
+    from rag.models import Answer
+
+    done: list[tuple[dict[str, Any], str]] = []
+    for r in results:
+        if "chart" not in r or len(done) >= limit:
+            continue
+        ans = Answer(question=r["question"], answer="", language=r.get("language", "en"), answerable=True,
+                     backend=r.get("backend", ""), comparison=r["chart"]["comparison"], readings=r["chart"]["readings"])
+        folder.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", str(r["id"]))[:80] + ".png"
+        if save_disagreement_png(ans, folder / name):
+            done.append((r, name))
+    return done
+
+
 def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
-    """Write ``report.md``, ``results.jsonl`` and ``metrics.png`` into ``out``."""
+    """Write ``report.md`` (metrics, by answer type, wrong answers, one chart per question whose sources
+    differ), ``results.jsonl``, ``metrics.png`` and ``charts/*.png`` into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     m = report["metrics"]
     lines = [f"# Evaluation: {report['dataset']}", "", "| metric | value |", "|---|---|"]
@@ -564,6 +589,12 @@ def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
                   "|---" * (len(cols) + 1) + "|"]
         lines += [f"| {k} | " + " | ".join("" if v.get(c) is None else str(v[c]) for c in cols) + " |"
                   for k, v in report["breakdown"].items()]
+    charts = _write_charts(report["results"], out / "charts")
+    if charts:
+        lines += ["", f"## Where the sources differ ({len(charts)} questions)", ""]
+        for r, name in charts:
+            lines += [f"### {r['id']}: {r['question']}", "", f"{r.get('flag') or ''} (gold: {r.get('gold')})", "",
+                      f"![values by source](charts/{name})", ""]
     (out / "report.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with open(out / "results.jsonl", "w", encoding="utf-8") as fh:
         for r in report["results"]:

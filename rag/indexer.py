@@ -17,7 +17,7 @@ from rag.embedding import Embedder, EmbeddingCache, create_embedder, embed_with_
 from rag.errors import IndexError_, RagError
 from rag.ingest import discover, load_documents
 from rag.models import Chunk, Document
-from rag.store import FORMAT_VERSION, IndexData, IndexStore, build_faiss
+from rag.store import FORMAT_VERSION, IndexData, build_faiss, open_store
 
 Progress = Callable[[str, int, int], None]
 
@@ -117,7 +117,7 @@ def build_index(
         RagError: no usable documents, incompatible index, or a writer already running.
     """
     t0 = time.perf_counter()
-    store = IndexStore(settings.index_path)
+    store = open_store(settings)
     report = IndexReport(index=str(settings.index_path))
     found_docs: list[Document] = list(documents or [])
     if paths is not None:
@@ -264,7 +264,8 @@ def build_index(
             sentence_owner=owner[order],
             sentence_vectors=svecs[order] if len(owner) else svecs,
         )
-        data.faiss_index = build_faiss(chunk_vecs, settings.index)
+        if settings.store.backend == "faiss":
+            data.faiss_index = build_faiss(chunk_vecs, settings.index)
         store.write(data, settings.index)
     report.documents = len(all_docs)
     report.chunks = len(chunks)

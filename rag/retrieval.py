@@ -206,11 +206,15 @@ class Retriever:
         return hits
 
     def _dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        index = self.data.faiss_index
+        if allowed is not None and getattr(index, "filters_by_doc", False):
+            docs = sorted({self.data.chunks[int(i)].doc_id for i in allowed})  # Milvus: a scalar filter
+            dist, ids = index.search(qv.reshape(1, -1), n, doc_ids=docs)
+            return [(int(i), float(s)) for i, s in zip(ids[0], dist[0], strict=True) if i >= 0]
         if allowed is not None:
             scores = self.data.chunk_vectors[allowed] @ qv
             order = top_indices(scores, n)
             return [(int(allowed[j]), float(scores[j])) for j in order]
-        index = self.data.faiss_index
         if index is None:
             scores = self.data.chunk_vectors @ qv
             order = top_indices(scores, n)

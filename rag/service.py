@@ -66,7 +66,7 @@ class Service:
 
     def __init__(self, settings: Settings) -> None:
         from rag.engine import Engine
-        from rag.store import IndexStore
+        from rag.store import open_store
 
         self.settings = settings
         self.engine = Engine(settings)
@@ -74,7 +74,7 @@ class Service:
         self.llm_slots = threading.Semaphore(settings.server.max_concurrent_llm)
         self.corpus = Path(settings.server.corpus_dir)
         self.corpus.mkdir(parents=True, exist_ok=True)
-        if not IndexStore(settings.index_path).exists() and not any(self.corpus.iterdir()) \
+        if not open_store(settings).exists() and not any(self.corpus.iterdir()) \
                 and Path(settings.corpus).is_dir():
             sys.stderr.write(f"no index at {settings.index_path} yet: indexing {settings.corpus} into it\n")
             self.engine.add([settings.corpus])  # first start: the configured corpus

@@ -283,3 +283,13 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def open_store(settings: Any) -> Any:
+    """The store ``settings.store.backend`` names: this FAISS folder (``index/<name>``) or Milvus
+    (:class:`rag.store_milvus.MilvusStore`, ``store.uri``; default ``index/milvus.db``, Milvus Lite)."""
+    if settings.store.backend == "milvus":
+        from rag.store_milvus import MilvusStore
+
+        return MilvusStore(settings.store.uri or str(Path(settings.index.root) / "milvus.db"), settings.index.name)
+    return IndexStore(settings.index_path)

@@ -101,7 +101,7 @@ def validate_citations(text: str, evidence: list[Evidence], lang: str,
     unsupported: list[str] = []
     for s in sentences:
         # each clause is checked against the citations that follow it
-        for clause in re.split(r"(?<=\])\s*[;,]?\s*", s):
+        for clause in re.split(r"(?<=\])(?!\s*\[)\s*[;,]?\s*", s):
             nums = [int(n) for n in re.findall(r"\[(\d+)\]", clause)] or [int(n) for n in re.findall(r"\[(\d+)\]", s)] \
                 or cited_all
             support = [by_n[n].quote for n in nums if n in by_n]

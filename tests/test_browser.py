@@ -40,6 +40,10 @@ def test_troops_question_shows_disagreement_and_sources(ui_server, tmp_path, wid
             figures = page.inner_text("#figures")
             assert "10,000–12,000" in figures and "about 11,000" in figures and "more than 10,000" in figures
             assert "Putin dankt nordkoreanischen Truppen" in figures  # a cited source title
+            chart = page.locator("#disagreement-chart svg")  # the picture of the disagreement, inside the viewport
+            assert chart.count() == 1
+            box = chart.bounding_box()
+            assert box and box["width"] > 150 and box["x"] >= 0 and box["x"] + box["width"] <= width + 1
             chat = page.inner_text("#chat")
             assert "Estimates of the troops vary" in chat
             cite = page.locator("#chat a.cite").first

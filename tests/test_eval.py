@@ -61,6 +61,13 @@ def test_seed_eval_metrics_and_reports(tmp_path):
     assert "| recall@5 |" in paths[0].read_text()
     assert len(paths[1].read_text().splitlines()) == m["questions"]
     assert paths[2].read_bytes()[:4] == b"\x89PNG"
+    md = paths[0].read_text()
+    assert "| asked=quantity |" in md and "| asked=date |" in md  # metrics by the type each question asks for
+    flagged = [r for r in report["results"] if r.get("flag") and r.get("answer_type") in ("quantity", "date")]
+    charts = sorted((tmp_path / "out" / "charts").glob("*.png"))
+    assert flagged and len(charts) >= len(flagged) * 0.8  # one picture per question whose sources differ
+    assert all(c.read_bytes()[:4] == b"\x89PNG" for c in charts)
+    assert f"](charts/{charts[0].name})" in md and "## Where the sources differ" in md
 
 
 def test_summarize_conflict_and_refusal_math():

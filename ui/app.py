@@ -107,6 +107,19 @@ def figures_html(ans: dict[str, Any], lang: str, chart: str = "") -> str:
     return "\n".join(out) or f"<i>{lab['no_figs']}</i>"
 
 
+def statements_html(ans: dict[str, Any], lang: str) -> str:
+    """The LLM's sentences, each marked as passing the checks (✓) or not (✗, with the reason)."""
+    sts = ans.get("statements") or []
+    if not sts:
+        return ""
+    head = ("Sätze des Modells und ihre Prüfung" if lang == "de" else "The model's sentences and their checks")
+    items = "".join(
+        f'<li class="{"ok" if st["ok"] else "bad"}">{"✓" if st["ok"] else "✗"} {html.escape(st["text"])}'
+        + (f' <small>({html.escape("; ".join(st["problems"]))})</small>' if st["problems"] else "") + "</li>"
+        for st in sts)
+    return f'\n\n<details class="statements"><summary>{head}</summary><ul>{items}</ul></details>'
+
+
 def _chart(ans: Any) -> str:
     from rag.charts import disagreement_svg
 
@@ -175,6 +188,7 @@ def build_ui(service: Any) -> gr.Blocks:
                 content = _cite_html(val["answer"], val["evidence"])
                 if val["notices"]:
                     content += "\n\n<small>" + html.escape(" ".join(val["notices"])) + "</small>"
+                content += statements_html(val, lang)
                 history[-1] = {"role": "assistant", "content": content}
                 yield history, sources_html(val, docs, lang), figures_html(val, lang, _chart(ev.answer)), ""
                 return
