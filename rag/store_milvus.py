@@ -281,7 +281,8 @@ class MilvusStore:
                 if len(rec.encode()) > 65_535:
                     raise IndexError_(f"chunk {c.chunk_id} is over 64 KB; lower chunking.max_tokens for Milvus")
                 rows.append({"id": i, "vector": data.chunk_vectors[i].tolist(), "doc_id": c.doc_id,
-                             "date": d.date or "", "source": (d.source or "")[:500], "language": d.language, "record": rec})
+                             "date": d.date or "", "source": (d.source or "")[:500], "language": d.language,
+                             "record": rec})
             for i in range(0, len(rows), 500):
                 self.client.insert(self._coll(gen, "chunks"), rows[i:i + 500])
             self._create(self._coll(gen, "sentences"), [

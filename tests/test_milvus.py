@@ -52,7 +52,8 @@ def test_same_hits_and_answers_as_faiss(both):
     dated = Filters(date_from="2025-04-27")
     assert [h.chunk_id for h in em.search(QUESTION, k=5, filters=dated)] == \
         [h.chunk_id for h in ef.search(QUESTION, k=5, filters=dated)]
-    am, af = ask(em, "How many troops did North Korea send to Russia?"), ask(ef, "How many troops did North Korea send to Russia?")
+    q = "How many troops did North Korea send to Russia?"
+    am, af = ask(em, q), ask(ef, q)
     assert am.answer == af.answer and am.flag == af.flag and am.flag
 
 
