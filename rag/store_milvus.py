@@ -202,7 +202,8 @@ class MilvusStore:
         gen = gen or self._current()
         if gen is None:
             raise IndexError_(f"no index '{self.name}' in Milvus at {self.uri}: build one with: rag index")
-        rows = self.client.query(self._loaded(self._coll(gen, "blobs")), filter='key like "manifest#%"', output_fields=["key", "value"])
+        rows = self.client.query(self._loaded(self._coll(gen, "blobs")), filter='key like "manifest#%"',
+                                 output_fields=["key", "value"])
         try:
             manifest = json.loads("".join(r["value"] for r in sorted(rows, key=lambda r: r["key"])))
         except ValueError as exc:
