@@ -79,6 +79,8 @@ def index_cmd(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Ignore the existing index and build anew")] = False,
     remove: Annotated[list[str] | None, typer.Option("--remove", help="Document id to remove (repeatable)")] = None,
     index_type: Annotated[str | None, typer.Option("--index-type", help="flat | hnsw | ivf | ivfpq")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="Embed on N Ray workers (.[ray] extra)")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="Join this Ray cluster to embed")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add articles to an index (incremental: unchanged files cost nothing)."""
@@ -90,7 +92,8 @@ def index_cmd(
     if inputs is None and not remove:
         inputs = [Path(s.corpus)]
     report = _with_progress(lambda cb: build_index(s, paths=inputs, prune=prune, rebuild=rebuild,
-                                                   remove=remove or (), progress=cb), quiet=as_json)
+                                                   remove=remove or (), progress=cb, workers=workers,
+                                                   ray_address=ray_address), quiet=as_json)
     if as_json:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
         return

@@ -237,7 +237,7 @@ def _explain(exc: ValidationError, origin: str | None) -> ConfigError:
 
 
 # RAG_* environment variables that are not settings
-OTHER_ENV = {"RAG_CONFIG", "RAG_DEBUG", "RAG_API_TOKEN", "RAG_MODEL_CACHE", "RAG_TEST_PAUSE"}
+OTHER_ENV = {"RAG_CONFIG", "RAG_DEBUG", "RAG_API_TOKEN", "RAG_MODEL_CACHE", "RAG_TEST_PAUSE", "RAG_TEST_KILL_WORKER"}
 
 
 def _setting_paths(model: type[BaseModel], prefix: str = "") -> list[str]:

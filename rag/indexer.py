@@ -37,6 +37,8 @@ class IndexReport:
     chunks: int = 0
     embedded: int = 0
     seconds: float = 0.0
+    workers: int = 1  # embedding processes (Ray workers with --workers / --ray-address)
+    retried_batches: int = 0  # batches a failed Ray worker left and a fresh one embedded again
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -95,6 +97,8 @@ def build_index(
     rebuild: bool = False,
     remove: Iterable[str] = (),
     progress: Progress | None = None,
+    workers: int | None = None,
+    ray_address: str | None = None,
 ) -> IndexReport:
     """Add files (or ready :class:`Document` objects) to the index ``settings.index_path``.
 
@@ -109,6 +113,8 @@ def build_index(
         rebuild: ignore the existing index entirely.
         remove: document ids to delete.
         progress: called as ``progress(stage, done, total)``.
+        workers: embed on this many Ray workers (rag/fanout.py); same vectors as in one process.
+        ray_address: join this Ray cluster instead of starting a local one.
 
     Returns:
         An :class:`IndexReport`.
@@ -140,6 +146,13 @@ def build_index(
     removals = set(remove)
 
     embedder = create_embedder(settings.embedding)
+    if workers is not None or ray_address:
+        if workers is not None and workers < 1:
+            raise RagError(f"--workers must be at least 1 (got {workers})")
+        from rag.fanout import RayEmbedder
+
+        embedder = RayEmbedder(embedder, settings.embedding, workers=workers, address=ray_address)  # type: ignore[assignment]
+        report.workers = embedder.n  # type: ignore[attr-defined]
     sig = chunking_signature(settings, embedder)
     with store.lock():
         old: IndexData | None = None
@@ -270,5 +283,8 @@ def build_index(
     report.documents = len(all_docs)
     report.chunks = len(chunks)
     report.seconds = round(time.perf_counter() - t0, 3)
+    if getattr(embedder, "parallel", False):
+        report.retried_batches = embedder.retried  # type: ignore[attr-defined]
+        embedder.close()  # type: ignore[attr-defined]
     return report
 
