@@ -54,7 +54,7 @@ def main() -> None:
     seeds_s = load_settings(overrides={"index": {"root": str(tmp), "name": "seeds"}})
     build_index(seeds_s, paths=[ROOT / "seeds"])
     rows = []
-    for label, fs, questions in [("xquad", faiss_s, None), ("seeds", seeds_s, None)]:
+    for label, fs in [("xquad", faiss_s), ("seeds", seeds_s)]:
         t = time.perf_counter()
         data = IndexStore(fs.index_path).load(with_faiss=False)
         ms = MilvusStore(uri, fs.index.name)
