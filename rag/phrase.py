@@ -48,7 +48,7 @@ def answer_schema(numbers: list[int], max_sentences: int = 3) -> dict[str, Any]:
         "properties": {"sentences": {
             "type": "array", "minItems": 1, "maxItems": max_sentences,
             "items": {"type": "object",
-                      "properties": {"text": {"type": "string", "maxLength": 300},
+                      "properties": {"text": {"type": "string", "maxLength": 400},
                                      "cites": {"type": "array", "minItems": 1, "maxItems": 4,
                                                "items": {"type": "integer", "enum": sorted(numbers)}}},
                       "required": ["text", "cites"]},

@@ -50,7 +50,7 @@ def _figures_supported(sentence: str, support: list[str], lang: str) -> list[str
     """Amounts and dates in ``sentence`` that none of the ``support`` sentences states."""
     bad = []
     sup_q = [q for s in support for lg in ("de", "en") for q in find_quantities(s, lg)]
-    sup_d = {d.iso for s in support for d in find_date_values(s)}
+    sup_d = {p for s in support for d in find_date_values(s) for p in (d.iso, *d.iso.split("/"))}  # ranges: ends too
     sup_years = {k[:4] for k in sup_d}
     for q in find_quantities(sentence, lang):
         if q.dimension == "count" and q.value < 13 and q.qualifier == "exact":
