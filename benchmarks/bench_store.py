@@ -2,7 +2,7 @@
 
     python benchmarks/bench_store.py [--uri index/bench-milvus.db]
 
-On the XQuAD development split (1,190 German paragraphs; EN->DE and DE->DE questions) and on the seeds:
+On the XQuAD development split (its German paragraphs, one document each; EN->DE and DE->DE questions) and on the seeds:
 document R@1 / R@5 with ``store.backend: faiss`` and ``store.backend: milvus`` (goal: within 0.01), search
 latency p50/p95 and the time to write and to open each store. The Milvus store is filled from the FAISS
 index's data (the same vectors), so the difference is the store alone.

@@ -104,12 +104,22 @@ def analyse(question: str) -> Intent:
     elif re.search(r"\b(?:what|which|welche[rsmn]?|was für)\b", ql):
         intent.answer_type = "name"
     # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
+    # only a unit the question asks in: right after "how many/much" or after "in"/"per" ("in km", "per cent");
+    # "how many soldiers … at the beginning of the year" still counts soldiers
     if intent.answer_type == "quantity":
-        for w in re.findall(r"[\w%$€£]+", ql):
+        toks = re.findall(r"[\w%$€£]+", ql)
+        after_how = len(re.findall(r"[\w%$€£]+", ql[:how.end()])) if how else -1
+        for i, w in enumerate(toks):
+            asked_in = 0 <= i - after_how < 2 or (i > 0 and toks[i - 1] in ("in", "im", "per", "pro", "je")) \
+                or w in ("%", "$", "€", "£") or not how
+            if not asked_in:
+                continue
             if w in r["currencies"]:
                 intent.dimension = "money"
             elif w in r["units"] and len(w) > 2:
-                intent.dimension = r["units"][w][0]
+                dim = r["units"][w][0]
+                squared = i > 0 and toks[i - 1] in ("square", "sq", "quadrat")
+                intent.dimension = "area" if squared and dim == "length" else dim
         if re.search(r"\b(?:more|additional|further|another|weitere|zusätzlich)", ql):
             intent.increment = True
     if intent.answer_type == "date":
