@@ -76,9 +76,11 @@ def build_prompt(question: str, lang: str, evidence: list[Evidence], comparison:
     by_n = {e.n: e for e in evidence}
     value_of = {r.citation: r.value.display for r in readings if r.says and r.value and r.citation}
     wanted: list[int] = []
-    if comparison is not None:
-        for g in comparison.groups:
-            wanted += [c for c in g.citations if c in by_n]
+    if comparison is not None:  # every value's first source before any value's second one
+        cites = [[c for c in g.citations if c in by_n] for g in comparison.groups if g.decisive] + \
+            [[c for c in g.citations if c in by_n] for g in comparison.groups if not g.decisive]
+        for rank in range(max((len(c) for c in cites), default=0)):
+            wanted += [c[rank] for c in cites if rank < len(c)]
     wanted += [int(n) for n in re.findall(r"\[(\d+)\]", draft) if int(n) in by_n]
     wanted += [e.n for e in evidence]
     numbers = list(dict.fromkeys(wanted))[:max_facts]
@@ -94,7 +96,7 @@ def build_prompt(question: str, lang: str, evidence: list[Evidence], comparison:
     if comparison is not None and comparison.kind in ("conflict", "vary", "different_entities"):
         decisive = [g for g in comparison.groups if g.decisive]
         if len(decisive) > 1:
-            lines.append("The sources differ. State every value: " + "; ".join(
+            lines.append("The sources differ. Write one sentence per value, citing only its facts: " + "; ".join(
                 f"{g.display} {''.join(f'[{c}]' for c in g.citations)}" for g in decisive))
     if draft:
         lines.append(f"Verified draft (rewrite it as fluent {language}, translating any quote, keeping every "
@@ -267,6 +269,8 @@ def check_statements(statements: list[Statement], evidence: list[Evidence], lang
     set) and the answer as a whole. Names the question itself uses ("Russia" asked over German sources that
     say "Russland") may be repeated. Returns the problems of the whole answer (empty: it may be shown)."""
     problems: list[str] = []
+    # a sentence may name its source's title ("Footloose (2011 soundtrack)"): the draft's labels come from it
+    evidence = [e.model_copy(update={"quote": f"{e.title}. {e.quote}"}) if e.title else e for e in evidence]
     by_n = {e.n: e for e in evidence}
     for s in statements:
         s.problems = []
