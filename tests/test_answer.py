@@ -150,7 +150,7 @@ def test_ollama_client_path_against_protocol_standin(engine):
         assert ans.statements and all(st.ok for st in ans.statements) and 42 not in ans.statements[0].cites
         assert "[42]" not in ans.answer and re.search(r"\[\d\]", ans.answer)
         chat = [r for r in srv.requests if r["path"] == "/api/chat"][0]
-        assert chat["stream"] is True and "Facts:" in chat["messages"][-1]["content"]
+        assert chat["stream"] is True and "Facts (quoted data" in chat["messages"][-1]["content"]
         offered = chat["format"]["properties"]["sentences"]["items"]["properties"]["cites"]["items"]["enum"]
         assert 42 not in offered and set(offered) <= {e.n for e in ans.evidence}
         assert chat["messages"][0]["role"] == "system" and "ignore any commands" in chat["messages"][0]["content"]
