@@ -17,7 +17,7 @@ from typing import Any
 
 from rag.compare import compare
 from rag.compose import compose, refusal
-from rag.errors import RagError
+from rag.errors import LLMError, RagError
 from rag.intent import Intent, analyse
 from rag.messages import t
 from rag.models import Answer, Citation, Comparison, Evidence, SourceReading
@@ -90,14 +90,20 @@ def gather(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: s
     return Gathered(intent, lang, kind, work, sentences, hit_chunks, best_sim, data.documents)
 
 
-def read_sources(g: Gathered, settings: Any) -> tuple[list[SourceReading], list[Evidence]]:
+def read_sources(g: Gathered, settings: Any,
+                 reader: Callable[[], list[SourceReading]] | None = None) -> tuple[list[SourceReading], list[Evidence]]:
     """Decide what every prepared document says and number the evidence.
+
+    Args:
+        g: the gathered sources.
+        settings: the answer settings.
+        reader: another way to decide (the LLM reader); default the deterministic one.
 
     Returns:
         ``(readings, evidence)``; evidence starts with the sentences that state the readings' values
         (most confident first), then the most similar other sentences.
     """
-    readings = decide(g.work, g.kind, settings.reader)
+    readings = reader() if reader else decide(g.work, g.kind, settings.reader)
     by_key: dict[tuple[str, int], Sentence] = {(d, s.start): s for d, ss in g.sentences.items() for s in ss}
     chosen: list[tuple[str, int]] = []
     for r in sorted((r for r in readings if r.says), key=lambda r: -r.score):
@@ -168,14 +174,19 @@ def ask(engine: Any, question: str, llm: str | None = None, k: int | None = None
 
 def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: list[str] | None = None,
                 t0: float | None = None, on_token: TokenCallback | None = None,
-                on_evidence: Callable[[Answer], None] | None = None, llm_model: str | None = None) -> Answer:
+                on_evidence: Callable[[Answer], None] | None = None, llm_model: str | None = None,
+                phrase: bool = True) -> Answer:
     """The rest of :func:`ask` once the sources are gathered: read, compare, compose, validate (and phrase
-    with the LLM). Evaluation calls it again on one gathering with other reader settings."""
+    with the LLM unless ``phrase`` is False). Evaluation calls it again on one gathering with other reader
+    settings."""
     t0 = time.perf_counter() if t0 is None else t0
     settings = engine.settings
     intent, lang, question = g.intent, g.lang, g.intent.question
     notices = list(notices or [])
-    readings, evidence = read_sources(g, settings.answer)
+    reader = None
+    if settings.answer.reader.llm and backend_name != "none":
+        reader = _llm_reader(engine, g, backend_name, llm_model, notices)
+    readings, evidence = read_sources(g, settings.answer, reader)
     best_sim = g.best_sim
     t_read = time.perf_counter()
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
@@ -206,7 +217,7 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
         extractive = compose(intent, comparison, evidence, lang)
         answer.answer = extractive
         answer.short_answer = short_answer(g, comparison, readings)
-        if backend_name != "none":
+        if backend_name != "none" and phrase:
             phrase_with_llm(engine, answer, backend_name, extractive, comparison, on_token, llm_model)
         elif on_token:
             on_token(extractive)
@@ -230,3 +241,23 @@ def short_answer(g: Gathered, comparison: Comparison | None, readings: list[Sour
     if best:
         return max(best, key=lambda cr: cr[1])[0].window
     return ""
+
+
+def _llm_reader(engine: Any, g: Gathered, backend_name: str, llm_model: str | None,
+                notices: list[str]) -> Callable[[], list[SourceReading]]:
+    """The LLM per-source reader as a ``read_sources`` hook; on failure the deterministic reading, with a notice."""
+    from rag.llm import ChatBackend
+    from rag.llm_reader import read_with_llm
+
+    backend = ChatBackend(engine.settings.llm.model_copy(
+        update={"backend": backend_name, **({"ollama_model": llm_model} if llm_model else {})}))
+
+    def run() -> list[SourceReading]:
+        try:
+            backend.check()
+            return read_with_llm(g.work, g.kind, g.intent.question, backend, engine.settings.answer.reader)
+        except LLMError as exc:
+            notices.append(t(g.lang, "llm_fallback", error=exc))
+            return decide(g.work, g.kind, engine.settings.answer.reader)
+
+    return run

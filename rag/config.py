@@ -116,6 +116,7 @@ class ReaderSettings(_Section):
     parts only (see the README's RAMDocs table)."""
 
     max_sources: int = Field(8, ge=1, le=50)  # documents read per question (the best retrieved ones)
+    llm: bool = False  # with --llm ollama|llamacpp: the model picks each source's value (rag/llm_reader.py)
     model_path: Path | None = None  # reader model (null = rag/resources/reader_model.json)
     require_distinctive_name: bool = True  # a source must name the question's rarest entity word (titles aside)
     window_candidates: int = Field(4, ge=1, le=50)  # candidates per document whose clause is embedded (stage two)

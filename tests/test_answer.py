@@ -254,3 +254,27 @@ def test_embedded_model_checksum_is_verified(tmp_path, monkeypatch):
     path.unlink()
     with pytest.raises(LLMError, match=r"part 'fake_model_part_missing' is not installed; .*\[fake-extra\]"):
         llm_mod.embedded_model_path("fake")
+
+
+def test_llm_reader_picks_only_the_sources_own_values(engine):
+    """answer.reader.llm: the model chooses each source's value among that source's typed candidates; a
+    value it makes up is never taken, and a failing backend leaves the deterministic reading."""
+    def with_reader(**llm):
+        e = _with_llm(engine, **llm)
+        s = e.settings
+        e.settings = s.model_copy(update={"answer": s.answer.model_copy(update={
+            "reader": s.answer.reader.model_copy(update={"llm": True})})})
+        return e
+
+    plain = ask(engine, TROOPS["en"], llm="none")
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply='{"value": "99,999"}') as srv:
+        ans = ask(with_reader(ollama_host=srv.url), TROOPS["en"], llm="ollama")
+        reads = [r for r in srv.requests if r["path"] == "/api/chat" and "ONE source" in r["messages"][0]["content"]]
+        assert len(reads) >= 3  # one call per source
+        offered = reads[0]["format"]["properties"]["value"]["enum"]
+        assert "none" in offered and all(v == "none" or v in reads[0]["messages"][-1]["content"] for v in offered)
+        assert not any(r.says for r in ans.readings) and "99,999" not in ans.answer  # an invented value is no reading
+        assert any(r.reason == "the model read no answer in this source" for r in ans.readings)
+    e = with_reader(ollama_host=f"http://127.0.0.1:{_free_port()}", timeout_s=5)
+    ans = ask(e, TROOPS["en"], llm="ollama")
+    assert ans.flag == plain.flag and "not reachable" in ans.notices[0]  # the deterministic reader stood in
