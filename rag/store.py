@@ -89,26 +89,10 @@ class IndexStore:
         self.path = Path(path)
 
     # ------------------------------------------------------------ locking
-    @contextlib.contextmanager
-    def lock(self, timeout_s: float = 600.0) -> Iterator[None]:
+    def lock(self, timeout_s: float = 600.0) -> contextlib.AbstractContextManager[None]:
         """Serialise writers with an exclusive ``flock`` on ``.lock``; waits up to ``timeout_s``."""
         self.path.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise IndexError_(f"{self.path}: another 'rag index' is still writing this index") from None
-                    time.sleep(0.2)
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        return file_lock(self.path / ".lock", timeout_s, str(self.path))
 
     # ------------------------------------------------------------ reading
     def exists(self) -> bool:
@@ -261,6 +245,31 @@ class IndexStore:
             elif p.name.startswith(".CURRENT."):
                 with contextlib.suppress(OSError):
                     p.unlink()
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, timeout_s: float, what: str) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` for one writer of ``what``; waits up to ``timeout_s``.
+
+    Raises:
+        IndexError_: another writer still holds it.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise IndexError_(f"{what}: another 'rag index' is still writing this index") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def _test_pause(point: str) -> None:

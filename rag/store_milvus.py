@@ -19,9 +19,7 @@ Writers are serialised with a file lock for Milvus Lite; against a server run on
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
 import re
 import time
 import uuid
@@ -33,7 +31,7 @@ import numpy as np
 
 from rag.errors import IndexError_
 from rag.models import Chunk, Document
-from rag.store import FORMAT_VERSION, REBUILD_HINT, IndexData
+from rag.store import FORMAT_VERSION, REBUILD_HINT, IndexData, file_lock
 
 PIECE = 60_000  # characters per VARCHAR piece (Milvus allows 65,535 bytes; JSON is mostly ASCII-escaped)
 PAGE = 10_000  # rows per query page
@@ -105,28 +103,14 @@ class MilvusStore:
     # ------------------------------------------------------------ locking
     @contextlib.contextmanager
     def lock(self, timeout_s: float = 600.0) -> Iterator[None]:
-        """Serialise writers (Milvus Lite: an exclusive ``flock`` beside the database file)."""
+        """Serialise writers (Milvus Lite: an exclusive ``flock`` beside the database file; a server: none)."""
         if "://" in self.uri:
             yield
             return
         lock = Path(f"{self.uri}.{self.prefix}.lock")
         lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            deadline = time.monotonic() + timeout_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise IndexError_(f"{self}: another 'rag index' is still writing this index") from None
-                    time.sleep(0.2)
+        with file_lock(lock, timeout_s, str(self)):
             yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
 
     # ------------------------------------------------------------ small helpers
     def _meta(self) -> str:
