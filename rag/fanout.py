@@ -24,6 +24,29 @@ INSTALL_HINT = "install Ray with: pip install -e '.[ray]'"
 MAX_RETRIES = 3
 
 
+def check_address(address: str, timeout_s: float = 3.0) -> None:
+    """Fail fast when nothing listens at a Ray address (``host:port`` or ``ray://host:port``; ``auto`` is left
+    to Ray), instead of Ray's own minutes of retries.
+
+    Raises:
+        RagError: no such host or nothing listening there.
+    """
+    import socket
+
+    if address == "auto":
+        return
+    rest = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = rest.rpartition(":")
+    if not host or not port.isdigit():
+        raise RagError(f"--ray-address '{address}': expected host:port (for example 10.0.0.5:6379) or auto")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise RagError(f"--ray-address '{address}': no Ray cluster reachable there ({exc.strerror or exc}); "
+                       "start one with: ray start --head") from None
+
+
 def _ray() -> Any:
     try:
         import ray
@@ -62,6 +85,8 @@ class RayEmbedder:
     def __init__(self, local: Any, settings: EmbeddingSettings, workers: int | None = None,
                  address: str | None = None) -> None:
         ray = _ray()
+        if address:
+            check_address(address)
         self.local = local
         self.name, self.dim = local.name, local.dim
         with contextlib.redirect_stdout(sys.stderr):  # Ray's own messages never mix into --json output

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,3 +77,38 @@ def test_no_flag_no_ray_and_bad_flags_are_one_line_errors(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "False", out.stderr
     p = rag("index", str(SEEDS), "--workers", "0", env={"RAG_INDEX__ROOT": str(tmp_path)})
     assert p.returncode != 0 and p.stderr.strip() == "error: --workers must be at least 1 (got 0)", p.stderr
+    need_module("ray", "Ray (.[ray] extra)")
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    p = rag("index", str(SEEDS), "--ray-address", f"127.0.0.1:{port}", env={"RAG_INDEX__ROOT": str(tmp_path)})
+    assert p.returncode != 0 and p.stderr.count("\n") == 1 and "no Ray cluster reachable" in p.stderr, p.stderr
+
+
+def test_joins_an_existing_ray_cluster(single, tmp_path):
+    """--ray-address joins a cluster started beside it (`ray start --head`, token auth off on both sides)."""
+    need_module("ray", "Ray (.[ray] extra)")
+    import shutil
+    import socket
+
+    ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    up = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard",
+                         "false", "--disable-usage-stats"], capture_output=True, text=True, env=env, timeout=180)
+    assert up.returncode == 0, up.stderr[-500:]
+    try:
+        p = rag("index", str(SEEDS), "--ray-address", f"127.0.0.1:{port}", "--json",
+                env={"RAY_AUTH_MODE": "disabled", "RAG_INDEX__ROOT": str(tmp_path), "RAG_EMBEDDING__CACHE": "false"})
+        assert p.returncode == 0, p.stderr[-800:]
+        rep = json.loads(p.stdout)
+        assert rep["workers"] == 2 and rep["embedded"] == single.embedded  # one worker per cluster CPU
+        _same(single, _load(tmp_path))
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
