@@ -246,11 +246,10 @@ def short_answer(g: Gathered, comparison: Comparison | None, readings: list[Sour
 def _llm_reader(engine: Any, g: Gathered, backend_name: str, llm_model: str | None,
                 notices: list[str]) -> Callable[[], list[SourceReading]]:
     """The LLM per-source reader as a ``read_sources`` hook; on failure the deterministic reading, with a notice."""
-    from rag.llm import ChatBackend
+    from rag.llm import backend_for
     from rag.llm_reader import read_with_llm
 
-    backend = ChatBackend(engine.settings.llm.model_copy(
-        update={"backend": backend_name, **({"ollama_model": llm_model} if llm_model else {})}))
+    backend = backend_for(engine.settings.llm, backend_name, llm_model)
 
     def run() -> list[SourceReading]:
         try:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -179,23 +179,6 @@ class Settings(BaseSettings):
         return Path(self.index.root) / self.index.name
 
 
-class _FileOnly(BaseModel):
-    """The settings' shape without the environment: a YAML file's errors are its own."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    corpus: Path = Path("seeds")
-    ingest: IngestSettings = IngestSettings()
-    chunking: ChunkingSettings = ChunkingSettings()
-    embedding: EmbeddingSettings = EmbeddingSettings()
-    index: IndexSettings = IndexSettings()
-    store: StoreSettings = StoreSettings()
-    retrieval: RetrievalSettings = RetrievalSettings()
-    llm: LLMSettings = LLMSettings()
-    answer: AnswerSettings = AnswerSettings()
-    server: ServerSettings = ServerSettings()
-
-
 class _YamlSource(PydanticBaseSettingsSource):
     """Values from the YAML file being loaded (lowest priority after defaults)."""
 
@@ -320,3 +303,8 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
         elif v is not None:
             out[k] = v
     return out
+
+
+# The settings' shape without the environment, so a YAML file's errors are its own (same fields as Settings).
+_FileOnly = create_model("_FileOnly", __config__=ConfigDict(extra="forbid"),
+                         **{k: (f.annotation, f.default) for k, f in Settings.model_fields.items()})

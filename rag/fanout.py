@@ -153,7 +153,8 @@ class RayEmbedder:
                     raise RagError(f"embedding batch {b} failed on {MAX_RETRIES} workers "
                                    f"({str(exc).splitlines()[0][:120]})") from None
                 self.retried += 1
-                with_ray_quiet(lambda s=slot: ray.kill(self._actors[s]))
+                with contextlib.suppress(Exception):  # the dead actor may already be gone
+                    ray.kill(self._actors[slot])
                 self._actors[slot] = self._new_actor()  # a fresh worker takes the batch again
                 queue.append(b)
                 free.append(slot)
@@ -167,15 +168,9 @@ class RayEmbedder:
     def close(self) -> None:
         ray = _ray()
         for a in self._actors:
-            with_ray_quiet(lambda a=a: ray.kill(a))
+            with contextlib.suppress(Exception):
+                ray.kill(a)
         self._actors = []
-
-
-def with_ray_quiet(fn: Callable[[], Any]) -> None:
-    try:
-        fn()
-    except Exception:  # noqa: BLE001 - killing an actor that is already gone
-        pass
 
 
 def _forwarded_env() -> dict[str, str]:

@@ -186,7 +186,7 @@ def analyse(question: str) -> Intent:
 
 def _counted_noun(rest: str, lang: str) -> str | None:
     """The noun a "how many" phrase counts: the words after it up to the first function word, of which the
-    noun is the first capitalised one in German ("wie viele nordkoreanische Soldaten") and the last that is
+    noun is the first capitalised one in German ("wie viele streikende Pflegekräfte") and the last that is
     no participle in English ("how many additional troops", "how many workers joined")."""
     stop = stopwords()
     inc = {fold(w) for w in resources()["increment_words"]}

@@ -3,8 +3,8 @@
     from rag.lc_retriever import NewsRetriever
     retriever = NewsRetriever.from_index("index/default", k=4)
     docs = retriever.invoke("How many troops were sent?")               # k and filters at construction ...
-    docs = retriever.invoke("Kursk", k=2, filters={"source": "ntv"})    # ... or per call
-    docs = await retriever.ainvoke("Kursk")                             # a real async path
+    docs = retriever.invoke("Hochwasser", k=2, filters={"source": "dpa"})  # ... or per call
+    docs = await retriever.ainvoke("Hochwasser")                          # a real async path
 
 It passes LangChain's standard retriever suite (``langchain-tests``: tests/test_lc_retriever.py).
 """

@@ -8,6 +8,8 @@ extractive answer.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
 import importlib
 import os
@@ -138,6 +140,15 @@ _LLAMA_CACHE: dict[tuple[str, int, int], Any] = {}
 _LLAMA_LOCK = threading.Lock()
 
 
+@atexit.register
+def _close_models() -> None:
+    """Free loaded GGUF models before the interpreter tears llama_cpp down (else it prints a traceback)."""
+    for llama, _ in _LLAMA_CACHE.values():
+        with contextlib.suppress(Exception):
+            llama.close()
+    _LLAMA_CACHE.clear()
+
+
 class ChatBackend:
     """One configured LLM. ``stream(system, user)`` yields text pieces; raises :class:`LLMError`."""
 
@@ -244,6 +255,12 @@ class ChatBackend:
                 raise LLMError(f"Ollama model '{self.settings.ollama_model}' is not pulled; "
                                f"run: ollama pull {self.settings.ollama_model}") from None
             raise LLMError(f"{self.name} failed: {msg}") from None
+
+
+def backend_for(settings: LLMSettings, backend: str, ollama_model: str | None = None) -> ChatBackend:
+    """The configured LLM switched to ``backend`` (and, for this call only, another Ollama model)."""
+    return ChatBackend(settings.model_copy(update={"backend": backend,
+                                                   **({"ollama_model": ollama_model} if ollama_model else {})}))
 
 
 def count_tokens(text: str) -> int:

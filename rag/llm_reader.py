@@ -16,6 +16,7 @@ from typing import Any
 
 from rag.errors import LLMError
 from rag.models import SourceReading
+from rag.phrase import clip
 from rag.reader import DocumentReading, attribution, decide
 
 READER_PROMPT = (
@@ -26,11 +27,6 @@ READER_PROMPT = (
 )
 MAX_CANDIDATES = 6
 MAX_SENTENCES = 4
-
-
-def _clip(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1] + "…"
 
 
 def source_prompt(question: str, d: DocumentReading) -> tuple[str, list[str], list[Any]] | None:
@@ -51,8 +47,8 @@ def source_prompt(question: str, d: DocumentReading) -> tuple[str, list[str], li
             sents.append(span)
     cands = [c for c in cands if (c.sentence.start, c.sentence.end) in sents]
     text = d.doc.text
-    lines = [f"Question: {question}", f"Source: {_clip(d.doc.title or d.doc.doc_id, 80)}", "Sentences:"]
-    lines += [f"- {_clip(text[a:b], 300)}" for a, b in sorted(sents)]
+    lines = [f"Question: {question}", f"Source: {clip(d.doc.title or d.doc.doc_id, 80)}", "Sentences:"]
+    lines += [f"- {clip(text[a:b], 300)}" for a, b in sorted(sents)]
     values = [c.value.text for c in cands]
     lines.append("Values: " + "; ".join(json.dumps(v, ensure_ascii=False) for v in values))
     return "\n".join(lines), values, cands

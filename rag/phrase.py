@@ -24,7 +24,7 @@ from typing import Any
 from rag.errors import LLMError
 from rag.messages import t
 from rag.models import Answer, Comparison, Evidence, SourceReading, Statement
-from rag.text import detect_language
+from rag.text import detect_language, split_sentences
 from rag.validate import CITE, unsupported_names, validate_citations
 from rag.values import find_date_values, find_quantities
 
@@ -57,7 +57,8 @@ def answer_schema(numbers: list[int], max_sentences: int = 3) -> dict[str, Any]:
     }
 
 
-def _clip(text: str, n: int) -> str:
+def clip(text: str, n: int) -> str:
+    """``text`` on one line, cut at a word to at most ``n`` characters (with "…")."""
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1].rsplit(" ", 1)[0] + "…"
 
@@ -90,9 +91,9 @@ def build_prompt(question: str, lang: str, evidence: list[Evidence], comparison:
         e = by_n[n]
         who = ", ".join(x for x in (e.source or e.title, e.date) if x)
         val = f" value: {value_of[n]};" if n in value_of else ""
-        quote = _clip(e.quote, 220)
+        quote = clip(e.quote, 220)
         said = f' "{quote}"' if quote.rstrip("…") not in draft else " (quoted in the draft)"
-        lines.append(f"[{n}] ({_clip(who, 60)}){val}{said}")
+        lines.append(f"[{n}] ({clip(who, 60)}){val}{said}")
     if comparison is not None and comparison.kind in ("conflict", "vary", "different_entities"):
         decisive = [g for g in comparison.groups if g.decisive]
         if len(decisive) > 1:
@@ -100,7 +101,7 @@ def build_prompt(question: str, lang: str, evidence: list[Evidence], comparison:
                 f"{g.display} {''.join(f'[{c}]' for c in g.citations)}" for g in decisive))
     if draft:
         lines.append(f"Verified draft (rewrite it as fluent {language}, translating any quote, keeping every "
-                     f"value and [n]): {_clip(draft, 600)}")
+                     f"value and [n]): {clip(draft, 600)}")
     return "\n".join(lines), numbers
 
 
@@ -201,8 +202,6 @@ def parse_statements(raw: str, numbers: list[int]) -> list[Statement]:
         return out
     except (ValueError, KeyError, TypeError):
         pass
-    from rag.text import split_sentences
-
     out = []
     for a, b in split_sentences(raw):
         s = raw[a:b].strip()
@@ -305,11 +304,10 @@ def phrase_with_llm(engine: Any, answer: Answer, backend_name: str, extractive: 
     ``answer.statements``, ``answer.backend``/``model``, ``prompt_tokens`` and the timings ``first_token_ms``
     (first visible words) and ``llm_ms``.
     """
-    from rag.llm import ChatBackend, count_tokens
+    from rag.llm import backend_for, count_tokens
 
     lang = answer.language
-    backend = ChatBackend(engine.settings.llm.model_copy(
-        update={"backend": backend_name, **({"ollama_model": llm_model} if llm_model else {})}))
+    backend = backend_for(engine.settings.llm, backend_name, llm_model)
     draft = extractive
     prompt, numbers = build_prompt(answer.question, lang, answer.evidence, comparison, answer.readings, draft=draft)
     answer.prompt_tokens = count_tokens(SYSTEM_PROMPT + prompt)

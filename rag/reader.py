@@ -347,7 +347,7 @@ _DE_ARTICLE = re.compile(r"(?:^|\s)(?:der|die|das|den|dem|des|ein|eine|einen|ein
 def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[tuple[int, int, str, str]]:
     """Capitalised names and quoted titles (``kind`` "name" or "quoted") that are not the asked entity
     itself. In German, where every noun is capitalised, a word used with an article is a noun; a leading
-    word that is the asked property names the kind of thing, not the thing ("Region Kursk")."""
+    word that is the asked property names the kind of thing, not the thing ("Bezirk Mitte")."""
     out = []
     props = set(intent.property_words)
     ent = set(intent.entity_tokens)
@@ -372,7 +372,7 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
                                              r"(?:[a-zäöüß][\w\-]*\s+){0,3}" + re.escape(span) + r"\b", doc_text):
                 continue
         parts = span.split()
-        while len(parts) > 1 and _prop_match(stem(fold(parts[0])), props):  # "Region Kursk" for "which region"
+        while len(parts) > 1 and _prop_match(stem(fold(parts[0])), props):  # "Bezirk Mitte" for "which district"
             a += len(parts[0]) + 1
             parts = parts[1:]
         span = " ".join(parts)

@@ -219,21 +219,13 @@ def create_app(settings: Settings, with_ui: bool = True) -> FastAPI:
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
         return error_response(409, "conflict", str(exc), "name", existing=exc.existing)
 
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return error_response(404, "not_found", str(exc))
+    # engine errors by type (the most specific class wins): status and code, the message is the error's line
+    for exc_type, status, code in ((NotFound, 404, "not_found"), (TooLarge, 413, "payload_too_large"),
+                                   (LLMError, 503, "llm_unavailable"), (RagError, 400, "invalid_request")):
+        async def _engine_error(_: Request, exc: Exception, status: int = status, code: str = code) -> JSONResponse:
+            return error_response(status, code, str(exc))
 
-    @app.exception_handler(TooLarge)
-    async def _too_large(_: Request, exc: TooLarge) -> JSONResponse:
-        return error_response(413, "payload_too_large", str(exc))
-
-    @app.exception_handler(LLMError)
-    async def _llm(_: Request, exc: LLMError) -> JSONResponse:
-        return error_response(503, "llm_unavailable", str(exc))
-
-    @app.exception_handler(RagError)
-    async def _rag_error(_: Request, exc: RagError) -> JSONResponse:
-        return error_response(400, "invalid_request", str(exc))
+        app.add_exception_handler(exc_type, _engine_error)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -81,3 +81,15 @@ def corpus(tmp_path) -> Path:
     for f in sorted(SEEDS.glob("*.txt"))[:2]:
         shutil.copy(f, d / f.name)
     return d
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real ``rag serve`` process on a free 127.0.0.1 port over the seeds: ``(url, tmp)``."""
+    from test_server import start_server
+
+    tmp = tmp_path_factory.mktemp("srv")
+    proc, url = start_server(tmp)
+    yield url, tmp
+    proc.terminate()
+    proc.wait(10)

@@ -18,7 +18,6 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import SEEDS
-from test_server import start_server
 
 ROOT = Path(__file__).parents[1]
 SEED_IDS = sorted(p.stem for p in SEEDS.glob("*.txt"))
@@ -219,13 +218,7 @@ def test_serve_port_zero_binds_a_free_port_and_says_which(env, tmp_path):
 
 # ---------------------------------------------------------------- the server
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile-srv")
-    proc, url = start_server(tmp)
-    yield url, tmp
-    proc.terminate()
-    proc.wait(10)
+# `server` (the real server on 127.0.0.1, one per module) comes from conftest.py
 
 
 def _chunked(n_bytes: int, piece: int = 65536):

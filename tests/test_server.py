@@ -48,15 +48,6 @@ def start_server(tmp: Path, *extra: str, env: dict | None = None, ui: bool = Fal
     raise RuntimeError("server did not start")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("srv")
-    proc, url = start_server(tmp)
-    yield url, tmp
-    proc.terminate()
-    proc.wait(10)
-
-
 def test_health_search_ask(server):
     url, _ = server
     h = httpx.get(url + "/api/v1/health").json()
