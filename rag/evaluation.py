@@ -293,10 +293,32 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"\w+", t))
 
 
+def _gold_value(gold: str) -> float | None:
+    """The value of a gold answer that is one amount and at most one more word (a unit): "drei",
+    "1.160.000 Quadratmeilen", "über 14.000"; else None ("zwei Drittel seiner Bevölkerung")."""
+    from rag.values import find_quantities
+
+    for lang in ("de", "en"):
+        qs = find_quantities(gold, lang)
+        if len(qs) == 1:
+            rest = gold[:qs[0].start] + " " + gold[qs[0].end:]
+            return qs[0].value if len(re.findall(r"\w+", rest)) <= 1 else None
+    return None
+
+
 def answer_present(answer: str, golds: list[str]) -> bool:
-    """Gold answer present in the answer: case/diacritic-insensitive, numbers by value (10.000 = 10,000)."""
+    """Gold answer present in the answer: case/diacritic-insensitive, numbers by value (10.000 = 10,000,
+    drei = 3: a gold answer that is one amount matches the same amount stated in the answer)."""
     a = f" {_norm(answer)} "
-    return any(_norm(g) and f" {_norm(g)} " in a for g in golds)
+    if any(_norm(g) and f" {_norm(g)} " in a for g in golds):
+        return True
+    values = [v for v in map(_gold_value, golds) if v is not None]
+    if not values:
+        return False
+    from rag.values import find_quantities
+
+    stated = {q.value for lang in ("de", "en") for q in find_quantities(answer, lang)}
+    return any(v in stated for v in values)
 
 
 def token_f1(answer: str, golds: list[str]) -> float:

@@ -84,6 +84,13 @@ def analyse(question: str) -> Intent:
                       r"(?:the|die|der|das|den|its|their)?\s*((?:[\w\-]+\s*){1,3})\??\s*$", ql)
     head_nouns = [fold(w) for w in (m_what.group(1).split() if m_what else m_end.group(1).split() if m_end else [])]
     wh_noun = re.search(r"\b(?:what|which|welche[rsmn]?)\s+([\w\-]+)", ql)
+    # "in what area", "in which unit", "what area of X is …": the noun picks a place or kind, it is not a measure
+    place_noun = bool(wh_noun and fold(wh_noun.group(1)) in {fold(w) for w in r["place_after_wh"]})
+    wh_place = place_noun or bool(wh_noun and re.search(r"\b(?:in|im)\s+$",
+                                                        ql[:wh_noun.start()]))
+    if wh_place:
+        head_nouns = [n for n in head_nouns if n != fold(wh_noun.group(1))]
+        wh_noun = None
     if how:
         intent.answer_type = "quantity"
         dim = r["how_dimensions"][how.group(0).lower()]
@@ -100,6 +107,8 @@ def analyse(question: str) -> Intent:
     elif _phrase_at(ql, qt["person"]):
         intent.answer_type = "person"
     elif _phrase_at(ql, qt["place"]):
+        intent.answer_type = "place"
+    elif place_noun:
         intent.answer_type = "place"
     elif re.search(r"\b(?:what|which|welche[rsmn]?|was für)\b", ql):
         intent.answer_type = "name"
@@ -144,11 +153,19 @@ def analyse(question: str) -> Intent:
         if a == 0 or (first_word and a == first_word.start(1)):
             # the first word is a question word, unless it is a number ("94 Squadron") or not a stop word
             words = text.split()
-            if fold(words[0]) in stop or fold(words[0]) in {fold(x) for xs in r["question_types"].values() for x in xs}:
+            first = fold(words[0])
+            qualifier_words = {fold(x) for xs in r["qualifiers"].values() for x in xs}
+            if (first in stop or first in qualifier_words or (lang == "en" and len(first) > 4 and first.endswith("ly"))
+                    or first in {fold(x) for xs in r["question_types"].values() for x in xs}):
                 if len(words) == 1:
                     continue
-                a += len(words[0]) + 1
-                text = " ".join(words[1:])
+                words = words[1:]
+                while words and not words[0][:1].isupper() and not words[0][:1].isdigit():
+                    words = words[1:]  # "Most of the Chinese": the name starts at "Chinese"
+                if not words:
+                    continue
+                a = b - len(" ".join(words))
+                text = " ".join(words)
         if any(x <= a < y for x, y in ent_spans):
             continue
         ent_spans.append((a, a + len(text.rstrip(".?!"))))
@@ -179,7 +196,8 @@ def analyse(question: str) -> Intent:
         prop.append((w, stem(f)))
     intent.property_words = list(dict.fromkeys(s for _, s in prop))
     intent.property_text = " ".join(w for w, _ in prop)
-    if how and intent.answer_type == "quantity":
+    # only "how many / how much / wie viele" count a noun; "how old was Peyton Manning" counts nothing
+    if how and intent.answer_type == "quantity" and re.search(r"(?:many|much|viele?|wieviele?)$", how.group(0).lower()):
         intent.counted = _counted_noun(q[how.end():], lang)
     return intent
 
@@ -203,7 +221,7 @@ def _counted_noun(rest: str, lang: str) -> str | None:
         return None
     if lang == "de":
         return next((w for w in run if w[:1].isupper()), run[0])
-    nouns = [w for w in run[:3] if not re.search(r"(?:ed|ing)$", w.lower())]
+    nouns = [w for w in run[:3] if not re.search(r"(?:ed|ing)$", w.lower()) and not w[:1].isupper()]
     return nouns[-1] if nouns else run[0]
 
 

@@ -177,9 +177,23 @@ def _titles() -> frozenset[str]:
     return frozenset(fold(w) for w in resources()["titles"])
 
 
-def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None) -> tuple[float, float, float, str | None]:
+def _spelled_alike(tok: str, words: set[str]) -> bool:
+    """A word of ``words`` that is ``tok`` as another language spells it (English/Englisch, Western/Westen,
+    Hamburg/Hamburgs): same first three letters and at most one edit per six letters."""
+    from rapidfuzz.distance import Levenshtein
+
+    if len(tok) < 5:
+        return False
+    limit = max(1, len(tok) // 6)
+    return any(w[:3] == tok[:3] and abs(len(w) - len(tok)) <= limit and Levenshtein.distance(w, tok) <= limit
+               for w in words)
+
+
+def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,
+                   lang: str = "und") -> tuple[float, float, float, str | None]:
     """How well a document names the asked entity, weighting each of the question's entity tokens by how
-    rare it is in the corpus.
+    rare it is in the corpus. Where the document is in another language than the question (``lang``), a
+    token also matches its spelling in that language (English/Englisch).
 
     Returns:
         ``(matched, needed, missing, distinctive)``: idf sums of the tokens it names and of all needed
@@ -189,6 +203,7 @@ def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None) -
     """
     hay = doc.title + " " + doc.text
     raw = {fold(w) for w in _TOKEN.findall(hay)}
+    cross = lang in ("de", "en") and doc.language in ("de", "en") and doc.language != lang
     words = {stem(w) for w in raw}
     needed = matched = missing = 0.0
     rarest: tuple[float, str, bool] | None = None
@@ -202,6 +217,8 @@ def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None) -
             ok = bool(re.search(rf"(?<![\d.,]){tok}(?![\d]|[.,]\d)", hay))
         else:
             ok = st in words or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw))
+            if not ok and cross:
+                ok = _spelled_alike(tok, raw)
         if ok:
             matched += weight
         else:
@@ -462,7 +479,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     """
     reading = SourceReading(doc_id=doc.doc_id, title=doc.title, date=doc.date, source=doc.source)
     out = DocumentReading(doc=doc, reading=reading)
-    matched, needed, missing, distinctive = entity_matches(intent.entity_tokens, doc, idf)
+    matched, needed, missing, distinctive = entity_matches(intent.entity_tokens, doc, idf, intent.language)
     reading.entity_label = entity_label(intent, doc)
     reading.names_entity = not needed or (matched > 0 and not (require_name and distinctive))
     if not reading.names_entity:
