@@ -157,7 +157,11 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     # ... and neither do values the reader is unsure of (confidence below reader.flag_confidence)
     conf = {r.doc_id: r.confidence for r in says}
     # decisive: confident in absolute terms, or nearly as confident as the best reading of this question
-    bar = min(settings.flag_confidence, settings.relative_flag_confidence * max(conf.values()))
+    if intent.answer_type in ("quantity", "date"):
+        flag_bar, relative_bar = settings.flag_confidence, settings.relative_flag_confidence
+    else:
+        flag_bar, relative_bar = settings.flag_confidence_name, settings.relative_flag_confidence_name
+    bar = min(flag_bar, relative_bar * max(conf.values()))
     strong = {d for d, c in conf.items() if c >= bar}
     decisive = [g for g in vgroups if g.value.qualifier != "vague" and strong & set(g.doc_ids)]
     # a less certain value still counts when its source names the entity with a qualifier of its own

@@ -124,6 +124,8 @@ class ReaderSettings(_Section):
     min_confidence_name: float = Field(0.3, ge=0, le=1)  # ... for names (persons, places, titles) this one
     flag_confidence: float = Field(0.7, ge=0, le=1)  # a value below this is listed, but never raises a flag ...
     relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... or unless it reaches this share of the best one
+    flag_confidence_name: float = Field(0.4, ge=0, le=1)  # the same two bars for names (persons, places, titles):
+    relative_flag_confidence_name: float = Field(0.5, ge=0, le=1)  # name readings are less confident when right
     entity_flag_confidence: float = Field(0.5, ge=0, le=1)  # ... unless its source names the entity distinctly
     consensus_margin: float = Field(3.0, ge=0)  # a source's runner-up value this close to its choice may agree with others
     duplicate_similarity: float = Field(0.8, ge=0, le=1)  # cited sentences this similar (Jaccard) are one text

@@ -20,6 +20,9 @@ def test_number_aware_matching():
     assert answer_present("about 10000 troops", ["10.000"])
     assert answer_present("Die Region KURSK", ["kursk"]) and answer_present("Muenchen", ["München"])
     assert not answer_present("110.000 Soldaten", ["10.000"])
+    # a gold answer that is one amount matches that amount however it is written; longer golds stay text
+    assert answer_present("3 [1]", ["drei"]) and answer_present("1,160,000 square miles", ["1.160.000 Quadratmeilen"])
+    assert not answer_present("2 [1]", ["zwei Drittel seiner Bevölkerung"])
     assert token_f1("the Denver Broncos", ["Denver Broncos"]) == pytest.approx(0.8)
 
 

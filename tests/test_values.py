@@ -106,6 +106,10 @@ def test_entity_qualifiers_tell_different_things_apart():
     ("Who is the artist associated with the album \"Familiar Stranger\"?", "person", None),
     ("Where was Justice Rodriguez born?", "place", None),
     ("What river does Henrys Fork flow into?", "name", None),
+    ("What is the area of Furna?", "quantity", "area"),
+    ("What area of Brookhaven is known for its crime?", "place", None),  # "what area" picks a place
+    ("In what area is mentorship common?", "place", None),
+    ("At what rate does the economy grow?", "quantity", "percent"),
 ])
 def test_question_types(q, typ, dim):
     i = analyse(q)
@@ -117,6 +121,20 @@ def test_question_entity_property_and_excluded_values():
     assert i.entity_tokens == ["furna"] and "2010" in i.excluded and any(p.startswith("popul") for p in i.property_words)
     assert analyse("How many migrants were rescued?").counted == "migrants"  # not "were"
     assert analyse("When did James Scudamore die?").life_event == "end"
+    assert analyse("How old was Peyton Manning in 2016?").counted is None  # "how old" counts no noun
+    # a capitalised first word is a name only when it is no function word, qualifier or adverb
+    assert analyse("Approximately how many works are in the Far Eastern collections?").entity == "Far Eastern"
+    assert analyse("Most of the Chinese works date from which dynasty?").entity_tokens == ["chinese"]
+
+
+def test_entity_named_across_languages_only_by_spelling_variants():
+    from rag.models import Document
+    from rag.reader import entity_matches
+
+    de = Document(doc_id="d", path="d", text="Er sprach fließend Englisch.", language="de")
+    assert entity_matches(["english"], de, None, "en")[3] is None  # English ~ Englisch: named
+    assert entity_matches(["english"], de, None, "de")[3] == "english"  # same language: no spelling slack
+    assert entity_matches(["johnson"], de.model_copy(update={"text": "Johnston sagte."}), None, "de")[3] == "johnson"
 
 
 def _reading(doc, value, label=None, quote="x", confidence=0.9):
