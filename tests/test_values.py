@@ -198,3 +198,12 @@ def extraction_scores(name):
 def test_extraction_on_labelled_samples(name, floor):
     s = extraction_scores(name)
     assert s["precision"] >= floor and s["recall"] >= floor and s["qualifier"] >= 0.9 and s["role"] >= 0.85, s
+
+
+def test_refusal_describes_the_question_only_with_words_that_describe_it():
+    from rag.compose import refusal
+
+    assert refusal(analyse("How old was Peyton Manning when he played?"), "en", [], True) == "The sources do not say."
+    assert refusal(analyse("What is the population of Furna?"), "en", [], True) == "The sources do not say the population."
+    assert refusal(analyse("How many Grammys has Lady Gaga won?"), "en", [], True) == \
+        "The sources do not say how many Grammys."
