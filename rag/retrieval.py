@@ -153,7 +153,7 @@ class Retriever:
         qv = np.asarray(qv, dtype=np.float32).reshape(-1)
         cand_n = min(n, max(self.settings.candidates, k * 3))
 
-        dense = self._dense(qv, cand_n, allowed)
+        dense = self._dense(qv, cand_n, allowed, filters)
         best_sent, sent_scores = self._sentences(qv, mask)
         st = self.settings
         lexical = self._lexical(query, cand_n, mask) if (st.bm25_weight or st.rrf_weights.get("bm25")) else {}
@@ -205,11 +205,12 @@ class Retriever:
             ))
         return hits
 
-    def _dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+    def _dense(self, qv: np.ndarray, n: int, allowed: np.ndarray | None,
+               filters: Filters | None = None) -> list[tuple[int, float]]:
         index = self.data.faiss_index
-        if allowed is not None and getattr(index, "filters_by_doc", False):
-            docs = sorted({self.data.chunks[int(i)].doc_id for i in allowed})  # Milvus: a scalar filter
-            dist, ids = index.search(qv.reshape(1, -1), n, doc_ids=docs)
+        if allowed is not None and getattr(index, "filters_natively", False):
+            # Milvus: the filters become a scalar expression evaluated in the store
+            dist, ids = index.search(qv.reshape(1, -1), n, filters=filters, documents=self.data.documents)
             return [(int(i), float(s)) for i, s in zip(ids[0], dist[0], strict=True) if i >= 0]
         if allowed is not None:
             scores = self.data.chunk_vectors[allowed] @ qv

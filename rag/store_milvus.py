@@ -4,7 +4,7 @@
 standalone or cluster server). One index name holds, per generation ``G``:
 
 - ``<name>__<G>__chunks``: one row per chunk: its vector, ``doc_id``, ``date``, ``source``, ``language``
-  as scalar fields (dense search runs in Milvus, filters become a ``doc_id in [...]`` expression) and the
+  as scalar fields (dense search runs in Milvus, filters become a scalar expression on them) and the
   chunk record;
 - ``<name>__<G>__sentences``: sentence vectors with their owning chunk;
 - ``<name>__<G>__blobs``: the documents and the manifest, as JSON in pieces;
@@ -57,19 +57,53 @@ def _client(uri: str) -> Any:
         raise IndexError_(f"Milvus at '{uri}' is not reachable ({msg}); start it or fix setting 'store.uri'") from None
 
 
+def filter_expression(filters: Any, documents: dict[str, Any]) -> str:
+    """A Milvus boolean expression over the chunk collection's scalar fields for ``filters``.
+
+    Document ids, excluded ids, the date range and the language become ``doc_id in [...]``, ``doc_id not in
+    [...]``, ``date >= "…" and date <= "…"`` (ISO dates compare as strings) and ``language == "…"``. The source
+    filter is a case-insensitive substring match, which Milvus' ``like`` cannot express, so it becomes the ids
+    of the documents whose source matches.
+    """
+    from rag.retrieval import _date_arg
+
+    parts: list[str] = []
+    if filters.doc_ids:
+        parts.append("doc_id in " + json.dumps(sorted(filters.doc_ids)))
+    if filters.exclude_doc_ids:
+        parts.append("doc_id not in " + json.dumps(sorted(filters.exclude_doc_ids)))
+    if filters.source:
+        s = filters.source.lower()
+        parts.append("doc_id in " + json.dumps(sorted(d for d, doc in documents.items()
+                                                       if doc.source and s in doc.source.lower())))
+    lo, hi = _date_arg(filters.date_from, "date_from"), _date_arg(filters.date_to, "date_to")
+    if lo or hi:
+        parts.append('date != ""')
+    if lo:
+        parts.append(f"date >= {json.dumps(lo.isoformat())}")
+    if hi:
+        parts.append(f"date <= {json.dumps(hi.isoformat())}")
+    if filters.language:
+        parts.append(f"language == {json.dumps(filters.language)}")
+    return " and ".join(f"({p})" for p in parts)
+
+
 class MilvusDense:
     """The dense index of one generation, searched in Milvus, shaped like a FAISS index for the retriever."""
 
-    filters_by_doc = True  # the retriever passes filtered searches as doc ids (a Milvus scalar filter)
+    filters_natively = True  # the retriever hands filtered searches to :meth:`search` as a Filters record
 
     def __init__(self, client: Any, collection: str, ntotal: int, dim: int) -> None:
         self.client, self.collection, self.ntotal, self.d = client, collection, ntotal, dim
 
-    def search(self, q: np.ndarray, n: int, doc_ids: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``n`` chunk rows by inner product, optionally only of ``doc_ids`` (a Milvus scalar filter)."""
+    def search(self, q: np.ndarray, n: int, filters: Any = None,
+               documents: dict[str, Any] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``n`` chunk rows by inner product, restricted by ``filters`` (a :class:`rag.retrieval.Filters`)
+        as a Milvus scalar filter expression (see :func:`filter_expression`)."""
         kw: dict[str, Any] = {}
-        if doc_ids is not None:
-            kw["filter"] = "doc_id in " + json.dumps(sorted(doc_ids))
+        expr = filter_expression(filters, documents or {}) if filters is not None else ""
+        if expr:
+            kw["filter"] = expr
         res = self.client.search(self.collection, data=[q.reshape(-1).astype(np.float32).tolist()],
                                  limit=max(1, min(n, 16_384)), search_params={"metric_type": "IP"}, **kw)
         rows = list(res[0]) if res else []

@@ -49,9 +49,12 @@ def test_same_hits_and_answers_as_faiss(both):
     doc = ef.search("Kursk", k=1)[0].doc_id
     f = Filters(doc_ids=[doc])  # a Milvus scalar filter
     assert {h.doc_id for h in em.search(QUESTION, k=5, filters=f)} == {doc}
-    dated = Filters(date_from="2025-04-27")
-    assert [h.chunk_id for h in em.search(QUESTION, k=5, filters=dated)] == \
-        [h.chunk_id for h in ef.search(QUESTION, k=5, filters=dated)]
+    src = next(d.source for d in ef.retriever.data.documents.values() if d.source)
+    for f in (Filters(date_from="2025-04-27"), Filters(date_to="2025-01-31"), Filters(language="de"),
+              Filters(source=src.upper()[:6]), Filters(exclude_doc_ids=[doc]),
+              Filters(date_from="2024-01-01", language="en")):
+        assert [h.chunk_id for h in em.search(QUESTION, k=5, filters=f)] == \
+            [h.chunk_id for h in ef.search(QUESTION, k=5, filters=f)], f
     q = "How many troops did North Korea send to Russia?"
     am, af = ask(em, q), ask(ef, q)
     assert am.answer == af.answer and am.flag == af.flag and am.flag
@@ -110,3 +113,17 @@ def test_milvus_is_only_imported_when_configured(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
     assert Path(ROOT / "rag" / "store_milvus.py").is_file()
+
+
+def test_filters_become_milvus_scalar_expressions():
+    from rag.models import Document
+    from rag.retrieval import Filters
+    from rag.store_milvus import filter_expression
+
+    docs = {"a": Document(doc_id="a", path="a", text="x", source="Reuters"),
+            "b": Document(doc_id="b", path="b", text="x", source="AP")}
+    expr = filter_expression(Filters(date_from="2025-04-27", date_to="2025-05-31", language="de", source="reu",
+                                     exclude_doc_ids=["b"]), docs)
+    assert expr == ('(doc_id not in ["b"]) and (doc_id in ["a"]) and (date != "") and (date >= "2025-04-27") '
+                    'and (date <= "2025-05-31") and (language == "de")')
+    assert filter_expression(Filters(), docs) == ""
