@@ -157,10 +157,9 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     # ... and neither do values the reader is unsure of (confidence below reader.flag_confidence)
     conf = {r.doc_id: r.confidence for r in says}
     # decisive: confident in absolute terms, or nearly as confident as the best reading of this question
-    if intent.answer_type in ("quantity", "date"):
-        flag_bar, relative_bar = settings.flag_confidence, settings.relative_flag_confidence
-    else:
-        flag_bar, relative_bar = settings.flag_confidence_name, settings.relative_flag_confidence_name
+    kind_of = intent.answer_type if intent.answer_type in ("quantity", "date") else "name"
+    flag_bar = settings.flag_confidence_by_type.get(kind_of, settings.flag_confidence)
+    relative_bar = settings.relative_flag_confidence_by_type.get(kind_of, settings.relative_flag_confidence)
     bar = min(flag_bar, relative_bar * max(conf.values()))
     strong = {d for d, c in conf.items() if c >= bar}
     decisive = [g for g in vgroups if g.value.qualifier != "vague" and strong & set(g.doc_ids)]

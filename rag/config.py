@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from rag.errors import ConfigError
@@ -124,8 +124,19 @@ class ReaderSettings(_Section):
     min_confidence_name: float = Field(0.3, ge=0, le=1)  # ... for names (persons, places, titles) this one
     flag_confidence: float = Field(0.7, ge=0, le=1)  # a value below this is listed, but never raises a flag ...
     relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... or unless it reaches this share of the best one
-    flag_confidence_name: float = Field(0.4, ge=0, le=1)  # the same two bars for names (persons, places, titles):
-    relative_flag_confidence_name: float = Field(0.5, ge=0, le=1)  # name readings are less confident when right
+    # the same two bars per answer kind (quantity | date | name: persons, places, titles), where they differ
+    flag_confidence_by_type: dict[str, float] = Field(default_factory=lambda: {"quantity": 0.5, "name": 0.4})
+    relative_flag_confidence_by_type: dict[str, float] = Field(default_factory=lambda: {"name": 0.5})
+
+    @field_validator("flag_confidence_by_type", "relative_flag_confidence_by_type")
+    @classmethod
+    def _known_kinds(cls, v: dict[str, float]) -> dict[str, float]:
+        for kind, bar in v.items():
+            if kind not in ("quantity", "date", "name"):
+                raise ValueError(f"unknown answer kind {kind!r} (choose quantity, date or name)")
+            if not 0 <= bar <= 1:
+                raise ValueError(f"{kind}: {bar} is not between 0 and 1")
+        return v
     entity_flag_confidence: float = Field(0.5, ge=0, le=1)  # ... unless its source names the entity distinctly
     consensus_margin: float = Field(3.0, ge=0)  # a source's runner-up value this close to its choice may agree with others
     duplicate_similarity: float = Field(0.8, ge=0, le=1)  # cited sentences this similar (Jaccard) are one text

@@ -168,6 +168,18 @@ def test_compare_kinds():
     assert same_value(_q(495), _q(495)) and not same_value(_q(495), _q(496))
 
 
+def test_flag_bars_per_answer_kind():
+    quotes = {"d1": "Its population was 495.", "d2": "Its population was 1,234 in 2010."}
+    s = ReaderSettings(flag_confidence_by_type={"quantity": 0.5}, relative_flag_confidence=1.0)
+    weak = [_reading("d1", _q(495), confidence=0.9), _reading("d2", _q(1234), confidence=0.55)]
+    quantity = analyse("What is the population of Furna?")
+    assert compare(weak, quantity, "en", quotes, s).kind == "conflict"  # 0.55 clears the quantity bar 0.5
+    assert compare(weak, quantity, "en", quotes, ReaderSettings(flag_confidence_by_type={},
+                                                                relative_flag_confidence=1.0)).kind == "single"
+    with pytest.raises(ValueError, match="unknown answer kind 'money'"):
+        ReaderSettings(flag_confidence_by_type={"money": 0.3})
+
+
 def _labelled(name):
     rows = [json.loads(line) for line in (DATA / name).read_text(encoding="utf-8").splitlines() if line.strip()]
     return [r for r in rows if "_comment" not in r]  # the header says how the file was made
