@@ -268,8 +268,15 @@ def check_statements(statements: list[Statement], evidence: list[Evidence], lang
     set) and the answer as a whole. Names the question itself uses ("Russia" asked over German sources that
     say "Russland") may be repeated. Returns the problems of the whole answer (empty: it may be shown)."""
     problems: list[str] = []
-    # a sentence may name its source's title ("Footloose (2011 soundtrack)"): the draft's labels come from it
-    evidence = [e.model_copy(update={"quote": f"{e.title}. {e.quote}"}) if e.title else e for e in evidence]
+    # a sentence may name its source's title and the label the draft gives the entity in that source
+    # ("Footloose (2011 soundtrack)"): both were read from the source, not written by the model
+    labels: dict[int, list[str]] = {}
+    for g in comparison.groups if comparison is not None else []:
+        for n in g.citations:
+            if g.entity_label:
+                labels.setdefault(n, []).append(g.entity_label)
+    evidence = [e.model_copy(update={"quote": ". ".join([*([e.title] if e.title else []), *labels.get(e.n, []),
+                                                             e.quote])}) for e in evidence]
     by_n = {e.n: e for e in evidence}
     for s in statements:
         s.problems = []

@@ -278,3 +278,21 @@ def test_llm_reader_picks_only_the_sources_own_values(engine):
     e = with_reader(ollama_host=f"http://127.0.0.1:{_free_port()}", timeout_s=5)
     ans = ask(e, TROOPS["en"], llm="ollama")
     assert ans.flag == plain.flag and "not reachable" in ans.notices[0]  # the deterministic reader stood in
+
+
+def test_statement_checks_accept_what_was_read_from_the_cited_source_only():
+    from rag.models import Comparison, Evidence, Statement, Value, ValueGroup
+    from rag.phrase import check_statements
+
+    ev = [Evidence(n=1, doc_id="a", chunk_id="a#0", title="Footloose", quote="The song is by Kenny Loggins.",
+                   start=0, end=29),
+          Evidence(n=2, doc_id="b", chunk_id="b#0", quote="Taylor Swift sang it.", start=0, end=21)]
+    name = Value(kind="name", text="Kenny Loggins", start=0, end=1, key="kenny loggins", display="Kenny Loggins")
+    comp = Comparison(kind="single", answer_type="person", quantity="artist", message="", groups=[
+        ValueGroup(display="Kenny Loggins", key="kenny loggins", value=name, doc_ids=["a"], citations=[1],
+                   independent_sources=1, entity_label="Footloose (2011 soundtrack)")])
+    ok = Statement(text="Footloose (2011 soundtrack): Kenny Loggins.", cites=[1])
+    wrong_source = Statement(text="Footloose (2011 soundtrack): Taylor Swift.", cites=[2])
+    check_statements([ok, wrong_source], ev, "en", comp)
+    assert ok.ok, ok.problems  # the label the draft read from source 1 supports "2011"
+    assert not wrong_source.ok and any("2011" in p for p in wrong_source.problems)
