@@ -3,9 +3,10 @@ where sources differ, who says what. Built only from the readings and the eviden
 
 from __future__ import annotations
 
-from rag.intent import Intent
+from rag.intent import Intent, measure_nouns
 from rag.messages import t
 from rag.models import Comparison, Evidence, ValueGroup
+from rag.text import stem
 
 
 def _refs(nums: list[int]) -> str:
@@ -70,19 +71,11 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
     return f"{_with_refs(first)}; {others} — {t(lang, 'conflict_lead', what=what)}."
 
 
-def _names_a_measure(intent: Intent) -> bool:
-    """Whether the question's property words include a measure noun ("population", "Fläche", "budget")."""
-    from rag.text import fold, stem
-    from rag.values import resources
-
-    nouns = {stem(fold(w)) for ws in resources()["measure_nouns"].values() for w in ws}
-    return any(p in nouns for p in intent.property_words)
-
-
 def refusal(intent: Intent, lang: str, evidence: list[Evidence], typed: bool) -> str:
     """"The sources do not say how many troops …", with the nearest sentences as a pointer."""
     what = intent.property_text
-    if typed and intent.answer_type == "quantity" and not intent.counted and not _names_a_measure(intent):
+    if typed and intent.answer_type == "quantity" and not intent.counted and \
+            not {stem(n) for n in measure_nouns()} & set(intent.property_words):
         what = ""  # "how old was X when he played": "the played" would be no description
     if typed and what:
         key = {"quantity": "how_many" if intent.counted else "the_value", "date": "when", "person": "who"}.get(

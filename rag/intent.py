@@ -46,6 +46,12 @@ def stopwords() -> frozenset[str]:
     return frozenset(fold(w) for ws in r["stopwords"].values() for w in ws)
 
 
+@functools.lru_cache(maxsize=1)
+def measure_nouns() -> dict[str, str]:
+    """Nouns that name a measured property ("population", "Fläche", "budget"), folded, with their dimension."""
+    return {fold(w): dim for dim, ws in resources()["measure_nouns"].items() for w in ws}
+
+
 def _phrase_at(q: str, phrases: list[str]) -> re.Match[str] | None:
     pat = r"(?<![\w])(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")(?![\w])"
     return re.search(pat, q, re.I)
@@ -75,7 +81,7 @@ def analyse(question: str) -> Intent:
     qt = r["question_types"]
     how = _phrase_at(ql, list(r["how_dimensions"]))
     m_date = _phrase_at(ql, qt["date"])
-    measure = {fold(w): dim for dim, ws in r["measure_nouns"].items() for w in ws}
+    measure = measure_nouns()
     date_nouns = {fold(w) for w in r["date_nouns"]}
     m_what = re.search(r"\b(?:what|which|welche[rsmn]?|was)\s+(?:is|was|are|were|ist|war|sind|waren)?\s*"
                        r"(?:the|die|der|das|den|its|their|his|her)?\s*((?:[\w\-'’]+\s+){0,2}?[\w\-]+)\s+"
@@ -147,6 +153,8 @@ def analyse(question: str) -> Intent:
                      r"(?:\s+(?:(?:of|the|de|da|del|von|van|der|den|du|la|le|and|&)\s+)*"
                      r"[A-ZÄÖÜ0-9][\w'’.\-]*)*")
     first_word = re.match(r"\s*(\w+)", q)
+    not_names = stop | {fold(x) for xs in r["qualifiers"].values() for x in xs} \
+        | {fold(x) for xs in r["question_types"].values() for x in xs}
     for m in cap.finditer(q):
         a, b = m.start(), m.end()
         text = m.group(0)
@@ -154,9 +162,7 @@ def analyse(question: str) -> Intent:
             # the first word is a question word, unless it is a number ("94 Squadron") or not a stop word
             words = text.split()
             first = fold(words[0])
-            qualifier_words = {fold(x) for xs in r["qualifiers"].values() for x in xs}
-            if (first in stop or first in qualifier_words or (lang == "en" and len(first) > 4 and first.endswith("ly"))
-                    or first in {fold(x) for xs in r["question_types"].values() for x in xs}):
+            if first in not_names or (lang == "en" and len(first) > 4 and first.endswith("ly")):
                 if len(words) == 1:
                     continue
                 words = words[1:]

@@ -20,7 +20,7 @@ from rag.config import RetrievalSettings
 from rag.embedding import Embedder
 from rag.errors import NotFoundError, RagError
 from rag.indexer import passage_text
-from rag.models import Hit, Span
+from rag.models import Document, Hit, Span
 from rag.store import IndexData
 from rag.text import entity_tokens, lexical_tokens, parse_date
 
@@ -103,8 +103,7 @@ class Retriever:
         if f.exclude_doc_ids:
             ok_docs -= set(f.exclude_doc_ids)
         if f.source:
-            s = f.source.lower()
-            ok_docs = {d for d in ok_docs if docs[d].source and s in docs[d].source.lower()}
+            ok_docs &= source_doc_ids(f.source, docs)
         lo = _date_arg(f.date_from, "date_from")
         hi = _date_arg(f.date_to, "date_to")
         if lo or hi:
@@ -285,6 +284,12 @@ def top_indices(scores: np.ndarray, n: int) -> np.ndarray:
         return np.argsort(-scores)
     part = np.argpartition(-scores, n)[:n]
     return part[np.argsort(-scores[part])]
+
+
+def source_doc_ids(source: str, documents: dict[str, Document]) -> set[str]:
+    """Ids of the documents whose source contains ``source`` (case-insensitive)."""
+    s = source.lower()
+    return {d for d, doc in documents.items() if doc.source and s in doc.source.lower()}
 
 
 def _date_arg(value: str | None, field: str) -> date | None:

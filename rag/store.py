@@ -82,6 +82,13 @@ def build_faiss(vectors: np.ndarray, settings: IndexSettings) -> Any:
     return index
 
 
+def checked_format(manifest: Any, where: str) -> dict[str, Any]:
+    """``manifest`` if it is a manifest of this index format, else a one-line error naming ``where``."""
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        raise IndexError_(f"{where}: unknown index format; {REBUILD_HINT}")
+    return manifest
+
+
 class IndexStore:
     """Reads and writes one named index folder."""
 
@@ -115,9 +122,7 @@ class IndexStore:
             manifest = json.loads((gen / "manifest.json").read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise IndexError_(f"{gen / 'manifest.json'}: unreadable or corrupt ({exc}); {REBUILD_HINT}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
-            raise IndexError_(f"{gen / 'manifest.json'}: unknown index format; {REBUILD_HINT}")
-        return manifest
+        return checked_format(manifest, str(gen / "manifest.json"))
 
     def load(self, with_faiss: bool = True, attempts: int = 5,
              check: Callable[[dict[str, Any]], None] | None = None) -> IndexData:
@@ -136,9 +141,10 @@ class IndexStore:
         for attempt in range(attempts):
             gen = self.current_dir()
             try:
+                manifest = self.read_manifest(gen)
                 if check is not None:
-                    check(self.read_manifest(gen))
-                return self._load_generation(gen, with_faiss)
+                    check(manifest)
+                return self._load_generation(gen, manifest, with_faiss)
             except IndexError_:
                 if attempt + 1 < attempts and self._current_name() != gen.name:
                     continue  # a writer switched generations while we read: read the new one
@@ -151,8 +157,7 @@ class IndexStore:
         except OSError:
             return None
 
-    def _load_generation(self, gen: Path, with_faiss: bool) -> IndexData:
-        manifest = self.read_manifest(gen)
+    def _load_generation(self, gen: Path, manifest: dict[str, Any], with_faiss: bool) -> IndexData:
         try:
             documents = {}
             for line in _read_lines(gen / "documents.jsonl"):

@@ -31,7 +31,7 @@ import numpy as np
 
 from rag.errors import IndexError_
 from rag.models import Chunk, Document
-from rag.store import FORMAT_VERSION, REBUILD_HINT, IndexData, file_lock
+from rag.store import REBUILD_HINT, IndexData, checked_format, file_lock
 
 PIECE = 60_000  # characters per VARCHAR piece (Milvus allows 65,535 bytes; JSON is mostly ASCII-escaped)
 PAGE = 10_000  # rows per query page
@@ -65,7 +65,7 @@ def filter_expression(filters: Any, documents: dict[str, Any]) -> str:
     filter is a case-insensitive substring match, which Milvus' ``like`` cannot express, so it becomes the ids
     of the documents whose source matches.
     """
-    from rag.retrieval import _date_arg
+    from rag.retrieval import _date_arg, source_doc_ids
 
     parts: list[str] = []
     if filters.doc_ids:
@@ -73,9 +73,7 @@ def filter_expression(filters: Any, documents: dict[str, Any]) -> str:
     if filters.exclude_doc_ids:
         parts.append("doc_id not in " + json.dumps(sorted(filters.exclude_doc_ids)))
     if filters.source:
-        s = filters.source.lower()
-        parts.append("doc_id in " + json.dumps(sorted(d for d, doc in documents.items()
-                                                       if doc.source and s in doc.source.lower())))
+        parts.append("doc_id in " + json.dumps(sorted(source_doc_ids(filters.source, documents))))
     lo, hi = _date_arg(filters.date_from, "date_from"), _date_arg(filters.date_to, "date_to")
     if lo or hi:
         parts.append('date != ""')
@@ -226,9 +224,7 @@ class MilvusStore:
             manifest = json.loads("".join(r["value"] for r in sorted(rows, key=lambda r: r["key"])))
         except ValueError as exc:
             raise IndexError_(f"{self}: manifest unreadable ({exc}); {REBUILD_HINT}") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
-            raise IndexError_(f"{self}: unknown index format; {REBUILD_HINT}")
-        return manifest
+        return checked_format(manifest, str(self))
 
     def load(self, with_faiss: bool = True, attempts: int = 5,
              check: Callable[[dict[str, Any]], None] | None = None) -> IndexData:
