@@ -426,6 +426,7 @@ def run_eval(settings: Settings, dataset: Dataset, llm: str = "none", k: int = 1
                 "short_answer": ans.short_answer,
                 "short_correct": answered and answer_present(ans.short_answer, q.answers) if q.answerable else None,
                 "f1": token_f1(ans.answer, q.answers) if q.answerable and answered else 0.0,
+                "short_f1": token_f1(ans.short_answer, q.answers) if q.answerable and answered else 0.0,
                 "citations": [{"n": c.n, "doc_id": c.doc_id, "quote": c.quote} for c in ans.citations],
                 "valid_citations": len(correct_cites),
                 "latency_s": round(latency, 4), "search_s": round(t_search, 4), "language": ans.language,
@@ -542,6 +543,10 @@ def summarize(results: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:
     m["answer_accuracy"] = rate([bool(r["answer_correct"]) for r in ans])
     m["short_answer_accuracy"] = rate([bool(r.get("short_correct")) for r in ans])
     m["token_f1"] = round(statistics.fmean([r["f1"] for r in ans]), 4) if ans else None
+    # the short answer's own token F1 and length: a longer "short" answer contains the gold more often
+    m["short_answer_f1"] = round(statistics.fmean([r.get("short_f1", 0.0) for r in ans]), 4) if ans else None
+    shorts = [len(r["short_answer"].split()) for r in ans if r.get("short_answer")]
+    m["short_answer_words"] = round(statistics.median(shorts), 1) if shorts else None
     unans = [r for r in ok if not r["gold_answerable"]]
     m["refusal_accuracy"] = rate([not r["answerable"] for r in unans])
     m["false_refusals"] = rate([not r["answerable"] for r in ans])
@@ -566,8 +571,8 @@ def summarize(results: list[dict[str, Any]], k: int = 10) -> dict[str, Any]:
 # ---------------------------------------------------------------- reports
 
 METRIC_ORDER = ["recall@1", "recall@5", "recall@10", "doc_recall@1", "doc_recall@5", "mrr", "ndcg@10",
-                "answer_accuracy", "short_answer_accuracy", "token_f1", "refusal_accuracy", "false_refusals",
-                "citation_precision",
+                "answer_accuracy", "short_answer_accuracy", "short_answer_f1", "short_answer_words", "token_f1",
+                "refusal_accuracy", "false_refusals", "citation_precision",
                 "answers_with_valid_citation", "conflict_precision", "conflict_recall", "conflict_f1",
                 "latency_p50_s", "latency_p95_s", "latency_total_s", "index_seconds", "questions", "errors"]
 

@@ -268,12 +268,24 @@ def reading_scores(read: list[tuple[LabelledDoc, Intent, DocumentReading]], mode
     return out
 
 
-def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", "xquad"), c: float = 0.5) -> dict[str, Any]:
+def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", "xquad"), c: float = 0.5,
+          kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Fit the reader model on the tune parts and report reading scores on both parts.
 
     Stage one (pointwise, cheap features) prunes each document to its best candidates; the choice model
     ranks those with the clause similarities; the confidence model says how likely the chosen candidate
     is the document's answer (answerless documents are its negatives).
+
+    Args:
+        settings: all settings (the indexes ``ramdocs`` and ``xquad-dev`` are built or updated).
+        out: the model file to write.
+        sources: the labelled data sets.
+        c: inverse regularisation strength.
+        kinds: refit only these kinds (``name``, ``quantity``, ``date``); the others keep their weights from
+            the model file at ``out``, so a change to one reader does not move the others.
+
+    Returns:
+        The written model data (weights and the reading report of the written model).
     """
     from rag.reader import confidence_features
 
@@ -309,6 +321,11 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
             if best is not None:
                 rows.append((confidence_features(best, w.candidates), _label(best, d)))
         models[kind]["confidence"] = fit(rows, c)
+    if kinds is not None:
+        if unknown := set(kinds) - {"name", "quantity", "date"}:
+            raise ValueError(f"--kinds: unknown kind(s) {', '.join(sorted(unknown))} (name, quantity, date)")
+        kept = json.loads(out.read_text(encoding="utf-8"))["models"] if out.exists() else {}
+        models = {kind: models[kind] if kind in kinds or kind not in kept else kept[kind] for kind in models}
     model = ReaderModel({"models": models})
     report: dict[str, Any] = {}
     for engine, items in sets:
@@ -316,8 +333,9 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
         for part in ("tune", "measure"):
             read = read_labelled(engine, [i for i in items if i.part == part], k, model, with_retrieved=_reads_others(items))
             report[f"{name} {part}"] = reading_scores(read, model, settings.answer.reader.min_confidence)
+    how = "python -m rag.learn" + (f" --kinds {','.join(kinds)}" if kinds is not None else "")
     data = {"meta": {"trained": time.strftime("%Y-%m-%d"), "sources": list(sources), "parts": "tune only",
-                     "window_candidates": k, "C": c, "how": "python -m rag.learn", "reading": report,
+                     "window_candidates": k, "C": c, "how": how, "reading": report,
                      "seconds": round(time.perf_counter() - t0, 1)},
             "models": models}
     out.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
@@ -330,8 +348,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", type=Path, default=MODEL_FILE)
     ap.add_argument("--sources", default="ramdocs,xquad", help="comma-separated: ramdocs, xquad")
     ap.add_argument("-C", type=float, default=0.5, help="inverse regularisation strength")
+    ap.add_argument("--kinds", default=None, help="refit only these comma-separated kinds (name, quantity, date); "
+                    "the others keep the weights in --out")
     args = ap.parse_args(argv)
-    data = train(load_settings(), args.out, tuple(args.sources.split(",")), args.C)
+    kinds = tuple(args.kinds.split(",")) if args.kinds else None
+    data = train(load_settings(), args.out, tuple(args.sources.split(",")), args.C, kinds)
     for name, kinds in data["meta"]["reading"].items():
         for kind, s in kinds.items():
             print(f"{name:18s} {kind:9s} {json.dumps(s)}")

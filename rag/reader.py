@@ -32,6 +32,7 @@ from rag.config import ReaderSettings
 from rag.intent import Intent, stopwords
 from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
+from rag.syntax import noun_phrases
 from rag.text import detect_language, fold, stem
 from rag.values import DateValue, Quantity, find_date_values, find_quantities, name_key, resources
 
@@ -203,6 +204,7 @@ def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,
     """
     hay = doc.title + " " + doc.text
     raw = {fold(w) for w in _TOKEN.findall(hay)}
+    raw |= {part for w in raw if "-" in w for part in w.split("-") if part}  # "AFC-Championship-Spiel" names AFC
     cross = lang in ("de", "en") and doc.language in ("de", "en") and doc.language != lang
     words = {stem(w) for w in raw}
     needed = matched = missing = 0.0
@@ -374,8 +376,8 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
         span = m.group(0).rstrip(".")
         words = [fold(w) for w in re.findall(r"[\w']+", span)]
         content = [w for w in words if w not in stop]
-        if not content or all(w in ent or stem(w) in ent_stems for w in content):
-            continue
+        if not content or all(w in ent or stem(w) in ent_stems for w in content) or len(content) > _PHRASE_MAX_WORDS:
+            continue  # the asked entity itself, or a run of capitalised menu items (page furniture)
         a = m.start()
         if german:
             parts = span.split()
@@ -503,6 +505,9 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     ent_tokens = [t for t in intent.entity_tokens if not t.isdigit()]
     ent_weights = [(t, (idf(stem(t)) if idf else 1.0) or 1.0) for t in ent_tokens]
     doc_best = max((s.sim for s in sentences), default=0.0)
+    # noun phrases ("hohen Palmen") are read in the document's best few sentences only (tagging costs time)
+    phrase_sents = set(sorted(range(len(sentences)), key=lambda i: -sentences[i].sim)[:_PHRASE_SENTENCES])
+    q_words = _content_words(intent.question)
     for si, s in enumerate(sentences):
         text = doc.text[s.start:s.end]
         if addresses_a_model(text):
@@ -562,6 +567,10 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
         else:
             found = _name_spans(text, intent, german=slang == "de", doc_text=doc.text)
             found += _phrase_spans(text)
+            if si in phrase_sents:
+                seen = {(a, b) for a, b, *_ in found}
+                found += [(a, b, text[a:b], "np") for a, b in noun_phrases(text, slang)
+                          if (a, b) not in seen and _useful_phrase(text[a:b])]
             q_person = float(intent.answer_type == "person")
             q_place = float(intent.answer_type == "place")
             for a, b, span, how in found:
@@ -571,6 +580,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                 after_in = float(bool(re.search(r"\b(?:in|at|near|from|bei|nahe|aus|im)\s+$", text[max(0, a - 6):a])))
                 after_by = float(bool(re.search(r"\b(?:by|von|durch)\s+$", text[max(0, a - 6):a])))
                 f = {"n_words": math.log1p(len(words)), "quoted": float(how == "quoted"), "phrase": float(how == "phrase"),
+                     "np": float(how == "np"), "q_overlap": _question_overlap(words, q_words, xling > 0),
                      "person_like": person_like, "person_x_q": person_like * q_person, "after_in": after_in,
                      "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
                      "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
@@ -617,6 +627,36 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
             out.candidates.append(Candidate(value=v, sentence=s, features=feats, window=window, tight=tight,
                                             neighbours=neigh))
     return out
+
+
+_PHRASE_SENTENCES = 3
+
+
+_PHRASE_MAX_WORDS = 6
+
+
+def _useful_phrase(span: str) -> bool:
+    """A noun phrase worth reading as a candidate: at most a few words (a run of capitalised menu items is
+    page furniture, not an answer)."""
+    return len(span.split()) <= _PHRASE_MAX_WORDS
+
+
+def _content_words(text: str) -> set[str]:
+    stop = stopwords()
+    return {fold(w) for w in _TOKEN.findall(text) if fold(w) not in stop and not w[:1].isdigit()}
+
+
+def _question_overlap(words: list[str], q_words: set[str], cross: bool) -> float:
+    """The share of a candidate's content words that the question itself uses (an answer seldom repeats
+    the question); across languages a word also counts in its other spelling (Europa/Europe)."""
+    stop = stopwords()
+    content = [fold(w) for w in words if fold(w) not in stop]
+    if not content:
+        return 0.0
+    q_stems = {stem(w) for w in q_words}
+    hits = sum(1 for w in content if stem(w) in q_stems or _prop_match(stem(w), q_stems)
+               or (cross and _spelled_alike(w, q_words)))
+    return hits / len(content)
 
 
 def _prop_fraction(toks: list[tuple[int, int, str]], props: set[str]) -> float:

@@ -1,0 +1,102 @@
+"""Noun phrases of a sentence, German and English, from part-of-speech tags.
+
+Many answers are not names or numbers but a noun phrase the sentence states: "hohen Palmen", "die
+Kommission", "eine multikulturelle Stadt", "the Pittsburgh Steelers". Such phrases become candidates
+of the per-source reader (:mod:`rag.reader`), which scores them like any other candidate.
+
+Tags come from HanTa (the Hanover Tagger, a pure-Python tagger and lemmatiser whose German model is
+trained on the TIGER treebank and whose English model uses the BNC's tag set); both models ship inside
+the package. A phrase is a run of an optional determiner, modifiers (adjectives, numbers) and nouns,
+optionally extended by a genitive or an "of"/"von" attachment ("Bundesminister des Innern", "the
+University of Cambridge").
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+_TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
+
+# German (STTS as HanTa writes it) and English (BNC C5) tags, by role
+_DET = {"ART", "PPOSAT", "PDAT", "PIAT", "PIDAT", "AT0", "DPS", "DT0"}
+_GENITIVE_ARTICLES = {"des", "der"}
+_ATTACH = {"von", "of"}
+
+
+def _role(tag: str) -> str:
+    if tag in _DET:
+        return "det"
+    if tag.startswith(("NN", "NE", "NP", "FM")):
+        return "noun"
+    if tag.startswith(("ADJ(A)", "ADJA", "AJ", "ORD")) or tag in ("CARD", "CRD"):
+        return "mod"
+    return "other"
+
+
+@functools.lru_cache(maxsize=2)
+def _tagger(lang: str) -> Any:
+    from HanTa import HanoverTagger as ht
+
+    return ht.HanoverTagger("morphmodel_ger.pgz" if lang == "de" else "morphmodel_en.pgz")
+
+
+@functools.lru_cache(maxsize=4096)
+def noun_phrases(text: str, lang: str) -> tuple[tuple[int, int], ...]:
+    """The noun phrases of one sentence as character spans, each once: the phrase with its determiner, and
+    where a genitive or an of/von attachment follows, the phrase extended by it as well.
+
+    Args:
+        text: one sentence.
+        lang: its language, ``de`` or ``en`` (anything else is read as English).
+
+    Returns:
+        ``(start, end)`` offsets into ``text``, in order of appearance.
+    """
+    toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+    if not toks:
+        return ()
+    tags = [t[2] for t in _tagger("de" if lang == "de" else "en").tag_sent([w for _, _, w in toks])]
+    roles = [_role(tag) for tag in tags]
+    out: list[tuple[int, int]] = []
+    i, n = 0, len(toks)
+    while i < n:
+        j = i
+        if roles[j] == "det":
+            j += 1
+        while j < n and roles[j] == "mod":
+            j += 1
+        k = j
+        while k < n and roles[k] == "noun":
+            k += 1
+        if k == j:  # no noun: not a phrase
+            i += 1
+            continue
+        out.append((toks[i][0], toks[k - 1][1]))
+        ext = _attachment(toks, roles, k)
+        if ext > k:
+            out.append((toks[i][0], toks[ext - 1][1]))
+        i = k
+    return tuple(dict.fromkeys(out))
+
+
+def _attachment(toks: list[tuple[int, int, str]], roles: list[str], k: int) -> int:
+    """The end (token index) of a genitive ("des Innern") or of/von phrase ("of Cambridge") starting at
+    ``k``, or ``k`` if none follows."""
+    n = len(toks)
+    if k >= n:
+        return k
+    w = toks[k][2].lower()
+    j = k + 1
+    if w in _ATTACH:
+        if j < n and roles[j] == "det":
+            j += 1
+    elif not (w in _GENITIVE_ARTICLES and roles[k] == "det"):
+        return k
+    while j < n and roles[j] == "mod":
+        j += 1
+    e = j
+    while e < n and roles[e] == "noun":
+        e += 1
+    return e if e > j else k
