@@ -114,7 +114,7 @@ def analyse(question: str) -> Intent:
         intent.answer_type = "person"
     elif _phrase_at(ql, qt["place"]):
         intent.answer_type = "place"
-    elif place_noun:
+    elif place_noun or (wh_noun and fold(wh_noun.group(1)) in {fold(w) for w in r["place_nouns"]}):
         intent.answer_type = "place"
     elif re.search(r"\b(?:what|which|welche[rsmn]?|was für)\b", ql):
         intent.answer_type = "name"

@@ -390,15 +390,27 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
             if len(parts) == 1 and re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines)\s+"
                                              r"(?:[a-zäöüß][\w\-]*\s+){0,3}" + re.escape(span) + r"\b", doc_text):
                 continue
-        parts = span.split()
-        while len(parts) > 1 and _prop_match(stem(fold(parts[0])), props):  # "Bezirk Mitte" for "which district"
-            a += len(parts[0]) + 1
-            parts = parts[1:]
-        span = " ".join(parts)
+        a, span = _without_property_head(a, span, props)
         out.append((a, a + len(span), span, "name"))
     for m in re.finditer(r"[\"“„«]([^\"”“«»]{2,60})[\"”“»]", text):
         out.append((m.start(1), m.end(1), m.group(1), "quoted"))
     return out
+
+
+def _without_property_head(a: int, span: str, props: set[str]) -> tuple[int, str]:
+    """A phrase that starts with the asked property names the kind of thing, the rest is the thing: "Bezirk
+    Mitte" for "which district", "der Region Kursk" for "welcher Region" (leading articles go with the head)."""
+    words = list(re.finditer(r"\S+", span))
+    stop = stopwords()
+    i = 0
+    while i < len(words) - 1 and fold(words[i].group(0)) in stop:
+        i += 1
+    j = i
+    while j < len(words) - 1 and _prop_match(stem(fold(words[j].group(0))), props):
+        j += 1
+    if j == i:
+        return a, span
+    return a + words[j].start(), span[words[j].start():]
 
 
 _PHRASE = re.compile(r"\b(?:is|was|are|were|ist|war|sind|waren|as|als)\s+(?:an?|the|ein|eine|einer|einen)?\s*"
@@ -569,8 +581,11 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
             found += _phrase_spans(text)
             if si in phrase_sents:
                 seen = {(a, b) for a, b, *_ in found}
-                found += [(a, b, text[a:b], "np") for a, b in noun_phrases(text, slang)
-                          if (a, b) not in seen and _useful_phrase(text[a:b])]
+                for a, b in noun_phrases(text, slang):
+                    a, span = _without_property_head(a, text[a:b], props)
+                    if (a, b) not in seen and _useful_phrase(span):
+                        seen.add((a, b))
+                        found.append((a, b, span, "np"))
             q_person = float(intent.answer_type == "person")
             q_place = float(intent.answer_type == "place")
             for a, b, span, how in found:

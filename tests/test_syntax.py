@@ -59,3 +59,18 @@ def test_short_answer_f1_and_length_are_reported():
             dict(base, short_answer="die größtenteils von hohen Palmen gesäumt ist", short_correct=True, short_f1=0.4)]
     m = summarize(rows, 10)
     assert m["short_answer_accuracy"] == 1.0 and m["short_answer_f1"] == 0.7 and m["short_answer_words"] == 4.5
+
+
+def test_a_phrase_headed_by_the_asked_kind_names_the_thing_after_it():
+    from rag.reader import _without_property_head
+
+    assert _without_property_head(10, "der Region Kursk", {"regio"}) == (21, "Kursk")
+    assert _without_property_head(0, "Bezirk  Mitte", {"bezirk"}) == (8, "Mitte")
+    assert _without_property_head(0, "die Kommission", {"regio"}) == (0, "die Kommission")
+    assert _without_property_head(0, "Region", {"regio"}) == (0, "Region")  # never stripped to nothing
+
+
+def test_which_kind_of_place_asks_for_a_place():
+    assert analyse("An der Rückeroberung welcher Region waren nordkoreanische Soldaten beteiligt?").answer_type == "place"
+    assert analyse("Which county is Chesapeake High School in?").answer_type == "place"
+    assert analyse("Which album did she release?").answer_type == "name"
