@@ -289,6 +289,8 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
     """
     from rag.reader import confidence_features
 
+    if kinds is not None and (unknown := set(kinds) - {"name", "quantity", "date"}):
+        raise ValueError(f"--kinds: unknown kind(s) {', '.join(sorted(unknown))} (name, quantity, date)")
     t0 = time.perf_counter()
     sets: list[tuple[Engine, list[LabelledDoc]]] = []
     if "ramdocs" in sources:
@@ -322,8 +324,6 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
                 rows.append((confidence_features(best, w.candidates), _label(best, d)))
         models[kind]["confidence"] = fit(rows, c)
     if kinds is not None:
-        if unknown := set(kinds) - {"name", "quantity", "date"}:
-            raise ValueError(f"--kinds: unknown kind(s) {', '.join(sorted(unknown))} (name, quantity, date)")
         kept = json.loads(out.read_text(encoding="utf-8"))["models"] if out.exists() else {}
         models = {kind: models[kind] if kind in kinds or kind not in kept else kept[kind] for kind in models}
     model = ReaderModel({"models": models})
@@ -352,7 +352,10 @@ def main(argv: list[str] | None = None) -> None:
                     "the others keep the weights in --out")
     args = ap.parse_args(argv)
     kinds = tuple(args.kinds.split(",")) if args.kinds else None
-    data = train(load_settings(), args.out, tuple(args.sources.split(",")), args.C, kinds)
+    try:
+        data = train(load_settings(), args.out, tuple(args.sources.split(",")), args.C, kinds)
+    except ValueError as exc:
+        sys.exit(f"error: {exc}")
     for name, kinds in data["meta"]["reading"].items():
         for kind, s in kinds.items():
             print(f"{name:18s} {kind:9s} {json.dumps(s)}")

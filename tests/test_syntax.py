@@ -74,3 +74,13 @@ def test_which_kind_of_place_asks_for_a_place():
     assert analyse("An der Rückeroberung welcher Region waren nordkoreanische Soldaten beteiligt?").answer_type == "place"
     assert analyse("Which county is Chesapeake High School in?").answer_type == "place"
     assert analyse("Which album did she release?").answer_type == "name"
+
+
+def test_refitting_an_unknown_reader_kind_is_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-m", "rag.learn", "--kinds", "name,colour", "--out", str(tmp_path / "m.json")],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode != 0 and p.stderr.strip() == "error: --kinds: unknown kind(s) colour (name, quantity, date)"
+    assert not (tmp_path / "m.json").exists()
