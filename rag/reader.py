@@ -8,9 +8,13 @@ languages count), how near the question's property words stand ("its *population
 the sentence and the document name the asked entity, whether the clause names the asked event
 ("founded" vs "born"), and the value's own shape (a year, a vague amount, a range, a table row).
 
+Name-kind candidates are capitalised names, quoted titles and noun phrases (:mod:`rag.syntax`: "hohen
+Palmen", "a 2001 American drama film"); a phrase headed by the asked kind names the thing after it ("der
+Region Kursk" for "welcher Region").
+
 A small logistic model per kind of value (quantity, date, name) turns the features into the probability
 that the candidate answers the question. Its weights are learned from the *tune* parts of RAMDocs and
-XQuAD only (``tools/train_reader.py`` writes ``rag/resources/reader_model.json``); nothing in it names a
+XQuAD only (``python -m rag.learn`` writes ``rag/resources/reader_model.json``); nothing in it names a
 topic. Reading runs in two stages: all candidates are scored on the cheap features, then the best few
 of each document get their clause embedded and are scored again with the clause similarity.
 """
@@ -644,10 +648,8 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     return out
 
 
-_PHRASE_SENTENCES = 3
-
-
-_PHRASE_MAX_WORDS = 6
+_PHRASE_SENTENCES = 3  # noun phrases are read in each document's best three sentences
+_PHRASE_MAX_WORDS = 6  # a longer name or phrase is page furniture ("Profile Navigation Main Plant …")
 
 
 def _useful_phrase(span: str) -> bool:

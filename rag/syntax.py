@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from typing import Any
 
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
@@ -23,6 +24,7 @@ _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
 _DET = {"ART", "PPOSAT", "PDAT", "PIAT", "PIDAT", "AT0", "DPS", "DT0"}
 _GENITIVE_ARTICLES = {"des", "der"}
 _ATTACH = {"von", "of"}
+_LOCK = threading.Lock()  # one tagger per language is shared by the server's threads
 
 
 def _role(tag: str) -> str:
@@ -57,7 +59,9 @@ def noun_phrases(text: str, lang: str) -> tuple[tuple[int, int], ...]:
     toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
     if not toks:
         return ()
-    tags = [t[2] for t in _tagger("de" if lang == "de" else "en").tag_sent([w for _, _, w in toks])]
+    tagger = _tagger("de" if lang == "de" else "en")
+    with _LOCK:
+        tags = [t[2] for t in tagger.tag_sent([w for _, _, w in toks])]
     roles = [_role(tag) for tag in tags]
     out: list[tuple[int, int]] = []
     i, n = 0, len(toks)
