@@ -200,6 +200,10 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
         answerable, reason = False, f"no retrieved source names {intent.entity}"
     if answerable and typed and comparison is None:
         answerable, reason = False, f"no source states a {intent.answer_type} for {intent.property_text or 'the question'}"
+    floor = settings.answer.reader.answer_floor
+    if answerable and typed and comparison is not None and max(r.confidence for r in readings if r.says) < floor:
+        answerable, reason = False, (f"no source states a {intent.answer_type} for {intent.property_text or 'the question'} "
+                                     f"with confidence ≥ answer.reader.answer_floor {floor}")
     flag_kind = comparison.kind if comparison and comparison.kind in ("vary", "conflict", "different_entities") else None
     answer = Answer(question=question, answer="", language=lang, answerable=answerable, backend="extractive",
                     answer_type=intent.answer_type, intent=intent.model_dump(), evidence=evidence, readings=readings,

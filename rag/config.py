@@ -122,6 +122,7 @@ class ReaderSettings(_Section):
     window_candidates: int = Field(4, ge=1, le=50)  # candidates per document whose clause is embedded (stage two)
     min_confidence: float = Field(0.2, ge=0, le=1)  # a source "says" a value only at this probability or above ...
     min_confidence_name: float = Field(0.3, ge=0, le=1)  # ... for names (persons, places, titles) this one
+    answer_floor: float = Field(0.0, ge=0, le=1)  # an amount or date no source states with this confidence is refused
     flag_confidence: float = Field(0.7, ge=0, le=1)  # a value below this is listed, but never raises a flag ...
     relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... or unless it reaches this share of the best one
     # the same two bars per answer kind (quantity | date | name: persons, places, titles), where they differ

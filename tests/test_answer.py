@@ -91,6 +91,19 @@ def test_casualties_question_reads_casualties(engine):
     assert ans.answerable and "4.000" in ans.answer
 
 
+def test_answer_floor_refuses_amounts_no_source_states_with_confidence(engine):
+    q = "How many tanks did North Korea send to Russia?"  # the sources count soldiers, never tanks
+    assert ask(engine, q, llm="none").answerable  # off by default: every reading is unsure, the least unsure is shown
+    reader = engine.settings.answer.reader
+    engine.settings.answer.reader = reader.model_copy(update={"answer_floor": 0.5})
+    try:
+        ans = ask(engine, q, llm="none")
+        assert not ans.answerable and "answer_floor" in ans.refusal_reason and ans.flag is None
+        assert ask(engine, TROOPS["en"], llm="none").answerable  # the troop figures clear the floor
+    finally:
+        engine.settings.answer.reader = reader
+
+
 def test_bad_questions(engine):
     for q in ["", "   ", "?!…", "x" * 3000]:
         with pytest.raises(RagError):
