@@ -78,12 +78,14 @@ def one(model: str, threads: int, n_seeds: int, n_ramdocs: int) -> dict:
         t = time.perf_counter()
         a = ask(e, q.question, llm="llamacpp", filters=q.filters())
         total = time.perf_counter() - t
-        r = rows.setdefault(group, {"asked": 0, "phrased": 0, "passed": 0, "in_language": 0, "ttft": [], "total": [],
-                                    "prompt_tokens": []})
+        r = rows.setdefault(group, {"asked": 0, "phrased": 0, "passed": 0, "recited": 0, "in_language": 0, "ttft": [],
+                                    "total": [], "prompt_tokens": []})
         r["asked"] += 1
         if a.statements or "llm_ms" in a.timings:
             r["phrased"] += 1
             r["passed"] += a.backend == "llamacpp"
+            # passed only because a sentence's citation was moved to the source that states it
+            r["recited"] += a.backend == "llamacpp" and any(st.recited_from for st in a.statements)
             text = CITE.sub("", " ".join(st.text for st in a.statements))
             r["in_language"] += bool(text) and detect_language(text) in (a.language, "und")
             if not first:
@@ -95,6 +97,7 @@ def one(model: str, threads: int, n_seeds: int, n_ramdocs: int) -> dict:
     for group, r in rows.items():
         n = max(r["phrased"], 1)
         out[group] = {"asked": r["asked"], "phrased": r["phrased"], "pass_share": round(r["passed"] / n, 2),
+                      "recited_share": round(r["recited"] / n, 2),
                       "in_language": round(r["in_language"] / n, 2),
                       "ttft_p50_s": round(pct(r["ttft"], 0.5), 2), "total_p50_s": round(pct(r["total"], 0.5), 2),
                       "prompt_tokens": round(statistics.fmean(r["prompt_tokens"])) if r["prompt_tokens"] else 0}
@@ -124,7 +127,7 @@ def main() -> None:
             results[key] = json.loads(lines[-1]) if lines else {"skipped": (proc.stderr.strip().splitlines()
                                                                               or ["failed"])[-1][:200]}
             print(key, json.dumps(results[key]), flush=True)
-    cols = ("asked", "phrased", "pass_share", "in_language", "ttft_p50_s", "total_p50_s", "prompt_tokens")
+    cols = ("asked", "phrased", "pass_share", "recited_share", "in_language", "ttft_p50_s", "total_p50_s", "prompt_tokens")
     print(f"\n{'model@threads':26s} {'questions':15s} " + " ".join(f"{c:>12s}" for c in cols) + f" {'peak_rss_mb':>12s}")
     for key, res in results.items():
         if "skipped" in res:

@@ -160,6 +160,7 @@ class Statement(BaseModel):
     cites: list[int] = Field(default_factory=list)
     ok: bool = False  # every check passed: cites something, its figures/dates/names are in what it cites
     problems: list[str] = Field(default_factory=list)
+    recited_from: list[int] = Field(default_factory=list)  # the model's own citations, when moved to the source that states it
 
 
 class Answer(BaseModel):

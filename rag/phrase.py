@@ -262,6 +262,16 @@ def _states(text: str, comparison: Comparison, lang: str) -> list[str]:
     return missing
 
 
+def _unsupported(marked: str, cited: list[Evidence], lang: str, question: str) -> list[str]:
+    """The figures, dates and names of one cited sentence that its cited evidence does not state (names the
+    question itself uses excepted)."""
+    _, rep = validate_citations(marked, cited, lang)
+    names = rep["unsupported_names"]
+    if names and question:
+        names = [n for n in names if unsupported_names(f"So {n}.", question)]
+    return rep["unsupported_figures"] + names
+
+
 def check_statements(statements: list[Statement], evidence: list[Evidence], lang: str,
                      comparison: Comparison | None, question: str = "") -> list[str]:
     """Check every statement against the sentences it cites (each statement's ``ok`` and ``problems`` are
@@ -284,11 +294,13 @@ def check_statements(statements: list[Statement], evidence: list[Evidence], lang
             s.problems.append("cites nothing")
         cited = [by_n[n] for n in s.cites if n in by_n] or evidence
         marked = s.text if CITE.search(s.text) else f"{s.text} {''.join(f'[{n}]' for n in s.cites)}"
-        _, rep = validate_citations(marked, cited, lang)
-        names = rep["unsupported_names"]
-        if names and question:
-            names = [n for n in names if unsupported_names(f"So {n}.", question)]
-        s.problems += [f"not in its sources: {x}" for x in rep["unsupported_figures"] + names]
+        missing = _unsupported(marked, cited, lang, question)
+        if missing and s.cites and not CITE.search(s.text):
+            # the model cited the wrong source: one other sentence that states everything it says is its source
+            support = [e for e in evidence if not _unsupported(f"{s.text} [{e.n}]", [e], lang, question)]
+            if support:
+                s.recited_from, s.cites, missing = s.cites, [support[0].n], []
+        s.problems += [f"not in its sources: {x}" for x in missing]
         plain = CITE.sub("", s.text)
         if len(plain.split()) >= 4 and detect_language(plain) not in (lang, "und"):
             s.problems.append(f"not in {LANGUAGE_NAME.get(lang, lang)}")
@@ -340,6 +352,10 @@ def phrase_with_llm(engine: Any, answer: Answer, backend_name: str, extractive: 
         if problems:
             raise LLMError(f"{backend_name}'s answer failed the checks ({'; '.join(problems[:3])})")
         answer.answer, answer.backend = render_statements(statements), backend_name
+        for st in statements:
+            if st.recited_from:
+                answer.notices.append(t(lang, "recited", was="".join(f"[{n}]" for n in st.recited_from),
+                                        now="".join(f"[{n}]" for n in st.cites)))
     except LLMError as exc:
         answer.notices.append(t(lang, "llm_fallback", error=exc))
         if stream.shown and on_token:

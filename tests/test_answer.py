@@ -309,3 +309,27 @@ def test_statement_checks_accept_what_was_read_from_the_cited_source_only():
     check_statements([ok, wrong_source], ev, "en", comp)
     assert ok.ok, ok.problems  # the label the draft read from source 1 supports "2011"
     assert not wrong_source.ok and any("2011" in p for p in wrong_source.problems)
+
+
+def test_a_sentence_citing_the_wrong_source_is_moved_to_the_one_that_states_it():
+    from rag.models import Evidence, Statement
+    from rag.phrase import check_statements
+
+    ev = [Evidence(n=1, doc_id="a", chunk_id="a#0", quote="The troops helped to retake the Kursk region.", start=0, end=45),
+          Evidence(n=2, doc_id="b", chunk_id="b#0", quote="Thousands of soldiers support Russia.", start=0, end=37)]
+    moved = Statement(text="North Korean soldiers helped retake Kursk.", cites=[2])
+    invented = Statement(text="North Korean soldiers helped retake Belgorod.", cites=[2])
+    problems = check_statements([moved, invented], ev, "en", None, "Which region did North Korean soldiers help retake?")
+    assert moved.ok and moved.cites == [1] and moved.recited_from == [2]
+    assert not invented.ok and invented.cites == [2] and not invented.recited_from  # stated nowhere: still fails
+    assert any("Belgorod" in p for p in problems)
+
+
+def test_ui_marks_each_model_sentence_and_a_moved_citation():
+    from ui.app import statements_html
+
+    html = statements_html({"statements": [
+        {"text": "They helped retake Kursk.", "cites": [1], "ok": True, "problems": [], "recited_from": [2]},
+        {"text": "They took Belgorod.", "cites": [2], "ok": False, "problems": ["not in its sources: Belgorod"]}]}, "en")
+    assert "✓ They helped retake Kursk. <small>(citation moved: [2] → [1])</small>" in html
+    assert "✗ They took Belgorod. <small>(not in its sources: Belgorod)</small>" in html

@@ -113,9 +113,18 @@ def statements_html(ans: dict[str, Any], lang: str) -> str:
     if not sts:
         return ""
     head = ("Sätze des Modells und ihre Prüfung" if lang == "de" else "The model's sentences and their checks")
+    moved = "Quelle korrigiert" if lang == "de" else "citation moved"
+
+    def note(st: dict[str, Any]) -> str:
+        if st["problems"]:
+            return f' <small>({html.escape("; ".join(st["problems"]))})</small>'
+        if st.get("recited_from"):
+            refs = "".join(f"[{n}]" for n in st["recited_from"]) + " → " + "".join(f"[{n}]" for n in st["cites"])
+            return f" <small>({moved}: {refs})</small>"
+        return ""
+
     items = "".join(
-        f'<li class="{"ok" if st["ok"] else "bad"}">{"✓" if st["ok"] else "✗"} {html.escape(st["text"])}'
-        + (f' <small>({html.escape("; ".join(st["problems"]))})</small>' if st["problems"] else "") + "</li>"
+        f'<li class="{"ok" if st["ok"] else "bad"}">{"✓" if st["ok"] else "✗"} {html.escape(st["text"])}{note(st)}</li>'
         for st in sts)
     return f'\n\n<details class="statements"><summary>{head}</summary><ul>{items}</ul></details>'
 
