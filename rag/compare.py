@@ -15,6 +15,7 @@ from rag.intent import Intent
 from rag.messages import t
 from rag.models import Comparison, SourceReading, Value, ValueGroup
 from rag.text import fold
+from rag.validate import cite_marks
 from rag.values import iso_bounds, name_key, same_name
 
 _REL_TOL = 0.005  # two exact quantities within 0.5 % are one value (rounding, unit conversion)
@@ -225,7 +226,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     elif kind == "different_entities":
         message = t(lang, "entities_flag", entity=intent.entity or what, values=values)
     else:
-        message = f"{vgroups[0].display} {_refs(vgroups[0].citations)}".strip()
+        message = f"{vgroups[0].display} {cite_marks(vgroups[0].citations)}".strip()
     return Comparison(kind=kind, answer_type=intent.answer_type, quantity=what, groups=vgroups, message=message)
 
 
@@ -236,12 +237,8 @@ def property_label(intent: Intent, lang: str) -> str:
     return intent.property_text or ("Angabe" if lang == "de" else "value")
 
 
-def _refs(nums: list[int]) -> str:
-    return "".join(f"[{n}]" for n in nums)
-
-
 def _group_text(g: ValueGroup, kind: str, lang: str) -> str:
-    s = f"{g.display} {_refs(g.citations)}".strip()
+    s = f"{g.display} {cite_marks(g.citations)}".strip()
     if kind == "different_entities" and g.entity_label:
         s = t(lang, "entity_value", label=g.entity_label, value=s)
     return s

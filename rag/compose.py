@@ -7,10 +7,7 @@ from rag.intent import Intent, measure_nouns
 from rag.messages import t
 from rag.models import Comparison, Evidence, ValueGroup
 from rag.text import stem
-
-
-def _refs(nums: list[int]) -> str:
-    return "".join(f"[{n}]" for n in sorted(set(nums)))
+from rag.validate import cite_marks
 
 
 def _quote(e: Evidence, lang: str) -> str:
@@ -18,7 +15,7 @@ def _quote(e: Evidence, lang: str) -> str:
 
 
 def _with_refs(g: ValueGroup) -> str:
-    return f"{g.display} {_refs(g.citations)}".strip()
+    return f"{g.display} {cite_marks(g.citations)}".strip()
 
 
 def compose(intent: Intent, comparison: Comparison | None, evidence: list[Evidence], lang: str) -> str:

@@ -25,7 +25,7 @@ from rag.errors import LLMError
 from rag.messages import t
 from rag.models import Answer, Comparison, Evidence, SourceReading, Statement
 from rag.text import detect_language, split_sentences
-from rag.validate import CITE, unsupported_names, validate_citations
+from rag.validate import CITE, cite_marks, unsupported_names, validate_citations
 from rag.values import find_date_values, find_quantities
 
 LANGUAGE_NAME = {"en": "English", "de": "German"}
@@ -354,8 +354,7 @@ def phrase_with_llm(engine: Any, answer: Answer, backend_name: str, extractive: 
         answer.answer, answer.backend = render_statements(statements), backend_name
         for st in statements:
             if st.recited_from:
-                answer.notices.append(t(lang, "recited", was="".join(f"[{n}]" for n in st.recited_from),
-                                        now="".join(f"[{n}]" for n in st.cites)))
+                answer.notices.append(t(lang, "recited", was=cite_marks(st.recited_from), now=cite_marks(st.cites)))
     except LLMError as exc:
         answer.notices.append(t(lang, "llm_fallback", error=exc))
         if stream.shown and on_token:

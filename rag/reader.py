@@ -10,7 +10,7 @@ the sentence and the document name the asked entity, whether the clause names th
 
 Name-kind candidates are capitalised names, quoted titles and noun phrases (:mod:`rag.syntax`: "hohen
 Palmen", "a 2001 American drama film"); a phrase headed by the asked kind names the thing after it ("der
-Region Kursk" for "welcher Region").
+Provinz Limburg" for "welcher Provinz").
 
 A small logistic model per kind of value (quantity, date, name) turns the features into the probability
 that the candidate answers the question. Its weights are learned from the *tune* parts of RAMDocs and
@@ -380,8 +380,8 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
         span = m.group(0).rstrip(".")
         words = [fold(w) for w in re.findall(r"[\w']+", span)]
         content = [w for w in words if w not in stop]
-        if not content or all(w in ent or stem(w) in ent_stems for w in content) or len(content) > _PHRASE_MAX_WORDS:
-            continue  # the asked entity itself, or a run of capitalised menu items (page furniture)
+        if not content or all(w in ent or stem(w) in ent_stems for w in content) or _furniture_run(content):
+            continue  # the asked entity itself, or a run of capitalised menu items
         a = m.start()
         if german:
             parts = span.split()
@@ -403,7 +403,7 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
 
 def _without_property_head(a: int, span: str, props: set[str]) -> tuple[int, str]:
     """A phrase that starts with the asked property names the kind of thing, the rest is the thing: "Bezirk
-    Mitte" for "which district", "der Region Kursk" for "welcher Region" (leading articles go with the head)."""
+    Mitte" for "which district", "der Provinz Limburg" for "welcher Provinz" (leading articles go with the head)."""
     words = list(re.finditer(r"\S+", span))
     stop = stopwords()
     i = 0
@@ -524,6 +524,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     # noun phrases ("hohen Palmen") are read in the document's best few sentences only (tagging costs time)
     phrase_sents = set(sorted(range(len(sentences)), key=lambda i: -sentences[i].sim)[:_PHRASE_SENTENCES])
     q_words = _content_words(intent.question)
+    q_stems = {stem(w) for w in q_words}
     for si, s in enumerate(sentences):
         text = doc.text[s.start:s.end]
         if addresses_a_model(text):
@@ -587,7 +588,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                 seen = {(a, b) for a, b, *_ in found}
                 for a, b in noun_phrases(text, slang):
                     a, span = _without_property_head(a, text[a:b], props)
-                    if (a, b) not in seen and _useful_phrase(span):
+                    if (a, b) not in seen and not _furniture_run(span.split()):
                         seen.add((a, b))
                         found.append((a, b, span, "np"))
             q_person = float(intent.answer_type == "person")
@@ -599,7 +600,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                 after_in = float(bool(re.search(r"\b(?:in|at|near|from|bei|nahe|aus|im)\s+$", text[max(0, a - 6):a])))
                 after_by = float(bool(re.search(r"\b(?:by|von|durch)\s+$", text[max(0, a - 6):a])))
                 f = {"n_words": math.log1p(len(words)), "quoted": float(how == "quoted"), "phrase": float(how == "phrase"),
-                     "np": float(how == "np"), "q_overlap": _question_overlap(words, q_words, xling > 0),
+                     "np": float(how == "np"), "q_overlap": _question_overlap(words, q_words, q_stems, xling > 0),
                      "person_like": person_like, "person_x_q": person_like * q_person, "after_in": after_in,
                      "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
                      "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
@@ -652,10 +653,9 @@ _PHRASE_SENTENCES = 3  # noun phrases are read in each document's best three sen
 _PHRASE_MAX_WORDS = 6  # a longer name or phrase is page furniture ("Profile Navigation Main Plant …")
 
 
-def _useful_phrase(span: str) -> bool:
-    """A noun phrase worth reading as a candidate: at most a few words (a run of capitalised menu items is
-    page furniture, not an answer)."""
-    return len(span.split()) <= _PHRASE_MAX_WORDS
+def _furniture_run(words: list[str]) -> bool:
+    """More words than a name or an answering phrase has: a run of menu items, page furniture."""
+    return len(words) > _PHRASE_MAX_WORDS
 
 
 def _content_words(text: str) -> set[str]:
@@ -663,14 +663,13 @@ def _content_words(text: str) -> set[str]:
     return {fold(w) for w in _TOKEN.findall(text) if fold(w) not in stop and not w[:1].isdigit()}
 
 
-def _question_overlap(words: list[str], q_words: set[str], cross: bool) -> float:
+def _question_overlap(words: list[str], q_words: set[str], q_stems: set[str], cross: bool) -> float:
     """The share of a candidate's content words that the question itself uses (an answer seldom repeats
     the question); across languages a word also counts in its other spelling (Europa/Europe)."""
     stop = stopwords()
     content = [fold(w) for w in words if fold(w) not in stop]
     if not content:
         return 0.0
-    q_stems = {stem(w) for w in q_words}
     hits = sum(1 for w in content if stem(w) in q_stems or _prop_match(stem(w), q_stems)
                or (cross and _spelled_alike(w, q_words)))
     return hits / len(content)

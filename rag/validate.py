@@ -12,6 +12,11 @@ from rag.values import find_date_values, find_quantities, name_key, same_name
 
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
+
+def cite_marks(nums: list[int]) -> str:
+    """Citation marks for evidence numbers, in the given order: ``[1][3]``."""
+    return "".join(f"[{n}]" for n in nums)
+
 _NAME = re.compile(r"\b[A-ZÄÖÜ][\w\-]{2,}")
 # words that are capitalised for grammar, not because they name something
 _NAME_STOP = {fold(w) for w in (
