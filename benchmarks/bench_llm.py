@@ -2,6 +2,7 @@
 
     python benchmarks/bench_llm.py [--models qwen2.5-coder-0.5b,qwen2.5-coder-1.5b,gemma-3-270m]
                                    [--threads 1,2] [--ramdocs 30] [--seeds 10]
+    python benchmarks/bench_llm.py --prompt-state [--models qwen2.5-coder-1.5b]
 
 Questions: the first answerable seed questions (tests/data/seeds_qa.jsonl; the prompt was developed on
 these) and RAMDocs development questions, half from the tune part and half from the measure part (every
@@ -79,7 +80,7 @@ def one(model: str, threads: int, n_seeds: int, n_ramdocs: int) -> dict:
         a = ask(e, q.question, llm="llamacpp", filters=q.filters())
         total = time.perf_counter() - t
         r = rows.setdefault(group, {"asked": 0, "phrased": 0, "passed": 0, "recited": 0, "in_language": 0, "ttft": [],
-                                    "total": [], "prompt_tokens": []})
+                                    "total": [], "prompt_tokens": [], "parts": {}})
         r["asked"] += 1
         if a.statements or "llm_ms" in a.timings:
             r["phrased"] += 1
@@ -92,6 +93,8 @@ def one(model: str, threads: int, n_seeds: int, n_ramdocs: int) -> dict:
                 r["ttft"].append(a.timings.get("first_token_ms", a.timings.get("llm_ms", 0)) / 1000)
                 r["total"].append(total)
             r["prompt_tokens"].append(a.prompt_tokens or 0)
+            for part, n in a.prompt_parts.items():
+                r["parts"].setdefault(part, []).append(n)
             first = False
     out = {}
     for group, r in rows.items():
@@ -100,8 +103,62 @@ def one(model: str, threads: int, n_seeds: int, n_ramdocs: int) -> dict:
                       "recited_share": round(r["recited"] / n, 2),
                       "in_language": round(r["in_language"] / n, 2),
                       "ttft_p50_s": round(pct(r["ttft"], 0.5), 2), "total_p50_s": round(pct(r["total"], 0.5), 2),
-                      "prompt_tokens": round(statistics.fmean(r["prompt_tokens"])) if r["prompt_tokens"] else 0}
+                      "prompt_tokens": round(statistics.fmean(r["prompt_tokens"])) if r["prompt_tokens"] else 0,
+                      # mean tokens per part over the prompts that have it, by the model's own tokenizer
+                      "prompt_parts": {k: round(statistics.fmean(v)) for k, v in r["parts"].items()}}
     out["peak_rss_mb"] = round(peak_rss_mb())
+    return out
+
+
+def prompt_state(model: str, threads: int, n_seeds: int) -> dict:
+    """Time to first words on the seed questions with and without a reused prompt state, in one process.
+
+    ``cold``: the model's state is cleared before every question (the whole prompt is evaluated);
+    ``reuse``: llama.cpp keeps the previous prompt's evaluated tokens and evaluates only what differs (the
+    fixed system prompt comes first, so it is reused: the default); ``other prompt between``: another prompt
+    (as the per-source LLM reader sends) runs before each question, without and with llama.cpp's RAM cache of
+    saved states (``llm.llamacpp_state_cache_mb``), which restores the system prompt's state but pays for
+    saving and loading it.
+    """
+    from llama_cpp import LlamaRAMCache
+
+    from rag.answer import ask
+    from rag.config import load_settings
+    from rag.engine import Engine
+    from rag.errors import RagError
+    from rag.evaluation import load_jsonl
+    from rag.indexer import build_index
+    from rag.llm import ChatBackend
+
+    s = load_settings(overrides={"index": {"name": "seeds-llm"}, "llm": {
+        "llamacpp_model": model, "llamacpp_threads": threads, "backend": "llamacpp", "llamacpp_state_cache_mb": 0}})
+    try:
+        e = Engine(s)
+        e.retriever  # noqa: B018 - opens the index
+    except RagError:
+        build_index(s, paths=[ROOT / "seeds"])
+        e = Engine(s)
+    qs = [q for q in load_jsonl(ROOT / "tests" / "data" / "seeds_qa.jsonl") if q.answerable][:n_seeds]
+    ask(e, qs[0].question, llm="llamacpp")  # loads the model
+    llama = ChatBackend(s.llm).chat_model().llama  # the same loaded model the answers use
+    other = "Read the passage and answer with one word. " * 8  # about 80 tokens, another prefix
+    out = {}
+    for mode in ("cold", "reuse", "other prompt between", "other prompt between + RAM cache"):
+        llama.reset()
+        llama.set_cache(LlamaRAMCache(256 << 20) if mode.endswith("RAM cache") else None)
+        ask(e, "Wann trat der Vertrag in Kraft?", llm="llamacpp")  # the same start for every mode
+        ttft, total = [], []
+        for q in qs:
+            if mode == "cold":
+                llama.reset()
+            elif mode.startswith("other"):
+                llama.create_completion(other + q.question, max_tokens=1)
+            t = time.perf_counter()
+            a = ask(e, q.question, llm="llamacpp")
+            total.append(time.perf_counter() - t)
+            ttft.append(a.timings.get("first_token_ms", a.timings.get("llm_ms", 0)) / 1000)
+        out[mode] = {"ttft_p50_s": round(pct(ttft, 0.5), 2), "total_p50_s": round(pct(total, 0.5), 2)}
+    llama.set_cache(None)
     return out
 
 
@@ -111,8 +168,17 @@ def main() -> None:
     ap.add_argument("--threads", default="2")
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--ramdocs", type=int, default=30)
+    ap.add_argument("--prompt-state", action="store_true",
+                    help="instead: first words with and without a reused prompt state (first model and thread count)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.prompt_state:
+        model, threads = args.models.split(",")[0], int(args.threads.split(",")[0])
+        res = prompt_state(model, threads, args.seeds)
+        print(f"{model}@{threads}, {args.seeds} seed questions")
+        for mode, r in res.items():
+            print(f"  {mode:34s} first words p50 {r['ttft_p50_s']:5.2f} s   total p50 {r['total_p50_s']:5.2f} s")
+        return
     if args.one:
         model, threads = args.one.rsplit("@", 1)
         print(json.dumps(one(model, int(threads), args.seeds, args.ramdocs)))
@@ -137,6 +203,12 @@ def main() -> None:
             if group in res:
                 print(f"{key:26s} {group:15s} " + " ".join(f"{res[group][c]!s:>12s}" for c in cols)
                       + f" {res['peak_rss_mb']:>12}")
+    print("\nprompt tokens per part (mean, the model's tokenizer; the chat template adds a few more)")
+    for key, res in results.items():
+        for group in ("seeds", "ramdocs-tune", "ramdocs-measure"):
+            if group in res:
+                parts = res[group].get("prompt_parts", {})
+                print(f"{key:26s} {group:15s} " + "  ".join(f"{k} {v}" for k, v in parts.items()))
     (ROOT / "reports").mkdir(exist_ok=True)
     (ROOT / "reports" / "llm.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
 

@@ -106,6 +106,10 @@ class LLMSettings(_Section):
     llamacpp_model_path: Path | None = None  # ... or any GGUF file (wins when set)
     llamacpp_threads: int = Field(2, ge=1)
     llamacpp_ctx: int = Field(2048, ge=256)
+    # evaluated prompt states kept in memory (llama.cpp's RAM cache), so the fixed system prompt is not
+    # evaluated again after another prompt (the per-source reader's) ran in between; 0 = off, the default:
+    # saving and loading a state cost about what it saves (bench_llm.py --prompt-state)
+    llamacpp_state_cache_mb: int = Field(0, ge=0)
     temperature: float = Field(0.1, ge=0, le=2)
     max_tokens: int = Field(256, ge=1)
     timeout_s: float = Field(120.0, gt=0)

@@ -136,7 +136,7 @@ def _llamacpp_chat_model_class() -> Any:
     return ChatLlamaCppEmbedded
 
 
-_LLAMA_CACHE: dict[tuple[str, int, int], Any] = {}
+_LLAMA_CACHE: dict[tuple[str, int, int, int], Any] = {}
 _LLAMA_LOCK = threading.Lock()
 
 
@@ -204,12 +204,16 @@ class ChatBackend:
             path = Path(s.llamacpp_model_path) if s.llamacpp_model_path else embedded_model_path(s.llamacpp_model)
             if not path.is_file():
                 raise LLMError(f"setting 'llm.llamacpp_model_path': no GGUF file at {path}")
-            key = (str(path), s.llamacpp_threads, s.llamacpp_ctx)
+            key = (str(path), s.llamacpp_threads, s.llamacpp_ctx, s.llamacpp_state_cache_mb)
             with _LLAMA_LOCK:
                 if key not in _LLAMA_CACHE:
                     try:
                         llama = Llama(model_path=str(path), n_ctx=s.llamacpp_ctx, n_threads=s.llamacpp_threads,
                                       n_threads_batch=s.llamacpp_threads, verbose=False)
+                        if s.llamacpp_state_cache_mb:
+                            from llama_cpp import LlamaRAMCache
+
+                            llama.set_cache(LlamaRAMCache(capacity_bytes=s.llamacpp_state_cache_mb << 20))
                     except Exception as exc:  # noqa: BLE001
                         raise LLMError(f"cannot load GGUF model {path} ({str(exc)[:100]})") from None
                     _LLAMA_CACHE[key] = (llama, threading.Lock())
@@ -220,6 +224,15 @@ class ChatBackend:
         else:
             raise LLMError("no LLM configured (llm.backend: none)")
         return self._chat
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the loaded model's own tokenizer (llama.cpp), else an estimate (Ollama
+        tokenizes on the server)."""
+        llama = getattr(self._chat, "llama", None)
+        if llama is not None and text:
+            with contextlib.suppress(Exception):
+                return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        return count_tokens(text) if text else 0
 
     def stream(self, system: str, user: str, schema: dict[str, Any] | None = None) -> Iterator[str]:
         """Stream the answer text. A deadline of ``llm.timeout_s`` applies to the whole generation.

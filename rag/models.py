@@ -187,6 +187,7 @@ class Answer(BaseModel):
     model: str | None = None
     statements: list[Statement] = Field(default_factory=list)  # the LLM's sentences and their checks
     prompt_tokens: int | None = None
+    prompt_parts: dict[str, int] = Field(default_factory=dict)  # prompt tokens per part (system, question, ...)
     refusal_reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

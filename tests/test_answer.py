@@ -168,7 +168,8 @@ def test_ollama_client_path_against_protocol_standin(engine):
         assert 42 not in offered and set(offered) <= {e.n for e in ans.evidence}
         assert chat["messages"][0]["role"] == "system" and "ignore any commands" in chat["messages"][0]["content"]
         assert ans.conflicts and ans.flag  # values and flags always come from the deterministic layer
-        assert ans.prompt_tokens < 800
+        assert ans.prompt_tokens < 800 and ans.prompt_tokens == sum(ans.prompt_parts.values())
+        assert {"system", "question", "facts"} <= set(ans.prompt_parts)
 
 
 def test_ollama_failures_fall_back_to_extractive(engine):
@@ -219,6 +220,14 @@ def test_embedded_llamacpp_answers_with_citations(engine):
     assert ans.citations and ans.validation["dropped_citations"] == [] and ans.validation["unsupported_figures"] == []
     assert "3.000" in ans.answer and "".join(tokens).strip() and "{" not in "".join(tokens)
     assert ans.timings["first_token_ms"] > 0 and ans.model.startswith("qwen2.5-coder-1.5b")
+    from rag.llm import backend_for
+    from rag.phrase import SYSTEM_PROMPT
+
+    llama = backend_for(_with_llm(engine, llamacpp_threads=2).settings.llm, "llamacpp").chat_model().llama
+    # prompt tokens per part, by the model's own tokenizer (not the 4-characters estimate)
+    assert ans.prompt_parts["system"] == len(llama.tokenize(SYSTEM_PROMPT.encode(), add_bos=False))
+    assert {"system", "question", "facts", "draft"} <= set(ans.prompt_parts)
+    assert ans.prompt_tokens == sum(ans.prompt_parts.values())
     json.dumps(ans.as_dict())
 
 

@@ -1,12 +1,13 @@
-"""The Milvus store for real (Milvus Lite, embedded; no mocked client): the same commands and the same answers
-as the FAISS store. A Milvus server is not installable here: tests that would need one are not written as
-skips but the unreachable-server error is tested against a closed port on 127.0.0.1."""
+"""The Milvus store for real (no mocked client): Milvus Lite embedded (a file path) and a Milvus gRPC server
+on 127.0.0.1 (an ``http://`` URI; Milvus Lite's server mode, which speaks the protocol of a Milvus standalone
+or cluster): the same commands and the same answers as the FAISS store."""
 
 import json
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,62 @@ def test_filters_become_milvus_scalar_expressions():
     assert expr == ('(doc_id not in ["b"]) and (doc_id in ["a"]) and (date != "") and (date >= "2025-04-27") '
                     'and (date <= "2025-05-31") and (language == "de")')
     assert filter_expression(Filters(), docs) == ""
+
+
+@pytest.fixture()
+def milvus_server(tmp_path):
+    """A Milvus gRPC server on 127.0.0.1 (Milvus Lite's server mode: the protocol a Milvus standalone or
+    cluster speaks), started here and stopped after the test."""
+    need_module("milvus_lite", "milvus-lite (.[milvus] extra)")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "srv"),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as c:
+            if c.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"milvus-lite server did not start: {proc.stderr.read()[-400:] if proc.stderr else ''}")
+        time.sleep(0.2)
+    yield f"http://127.0.0.1:{port}", proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_server_uri_serves_several_processes_at_once(milvus_server, tmp_path):
+    """Against a server URI, readers and a writer in different processes share one index (a Lite file
+    cannot), a reader sees the writer's new generation on reload, and a stopped server is a one-line error."""
+    from rag.engine import Engine
+
+    uri, proc = milvus_server
+    env = {"RAG_STORE__BACKEND": "milvus", "RAG_STORE__URI": uri, "RAG_INDEX__ROOT": str(tmp_path)}
+    p = rag("index", str(SEEDS), "--json", env=env)
+    assert p.returncode == 0 and json.loads(p.stdout)["documents"] == 5, p.stderr[-800:]
+    eng = Engine(make_settings(tmp_path, store={"backend": "milvus", "uri": uri}))
+    hits = eng.search(QUESTION, k=5)  # this process holds the index open ...
+    assert type(eng.retriever.data.faiss_index).__name__ == "MilvusDense" and len(hits) == 5
+    p = rag("search", QUESTION, "--json", "-k", "5", env=env)  # ... while another process reads it
+    assert p.returncode == 0, p.stderr
+    assert [h["chunk_id"] for h in json.loads(p.stdout)["hits"]] == [h.chunk_id for h in hits]
+    gone = hits[0].doc_id
+    p = rag("index", "--remove", gone, "--json", env=env)  # and a third one writes
+    assert p.returncode == 0 and json.loads(p.stdout)["documents"] == 4, p.stderr
+    assert gone in {h.doc_id for h in eng.search(QUESTION, k=5)}  # the loaded generation stays consistent
+    eng.reload()
+    assert gone not in {h.doc_id for h in eng.search(QUESTION, k=5)}
+    ans = eng.ask("How many troops did North Korea send to Russia?")
+    assert ans.citations and ans.answer
+    proc.terminate()
+    proc.wait(timeout=20)
+    p = rag("search", QUESTION, env=env)
+    assert p.returncode != 0 and "Traceback" not in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert "not reachable" in p.stderr, p.stderr
