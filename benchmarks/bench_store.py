@@ -85,8 +85,76 @@ def main() -> None:
     for r in rows:
         print(f"{r[0]:12s} {r[1]:7s} {r[2]:6.3f} {r[3]:6.3f} {r[4]:8.1f} {r[5]:8.1f} {r[6]:7.1f} "
               f"{'' if r[7] is None else f'{r[7]:8.1f}'}")
+    lexical_rows = lexical(faiss_s, sets, str(tmp / "bm25.db"))
+    print(f"\n{'questions':12s} {'BM25':34s} {'alone R@1':>9s} {'R@5':>6s} {'fused R@1':>9s} {'R@5':>6s} "
+          f"{'p50 ms':>7s}")
+    for r in lexical_rows:
+        print(f"{r[0]:12s} {r[1]:34s} {r[2]:9.3f} {r[3]:6.3f} {r[4]:9.3f} {r[5]:6.3f} {r[6]:7.1f}")
     if not args.uri:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def lexical(settings, sets: dict, uri: str) -> list[tuple]:
+    """Our in-memory ``bm25s`` against Milvus' own full-text BM25 (a BM25 function over an analysed VARCHAR
+    field, sparse inverted index) on the XQuAD chunks: BM25 alone, and fused into the complete search in place
+    of ``bm25s``. Milvus gets the text twice: as our German-aware tokens (folded, lightly stemmed: the same
+    terms as bm25s, so only the engine differs) and as the raw passage with its standard analyzer."""
+    from pymilvus import DataType, Function, FunctionType, MilvusClient
+
+    from rag.indexer import passage_text
+    from rag.text import lexical_tokens
+
+    engine = Engine(settings)
+    ret = engine.retriever
+    chunks = ret.data.chunks
+    texts = [passage_text(ret.data.documents[c.doc_id], c, True) for c in chunks]
+    client = MilvusClient(uri)
+    variants = {"milvus, our tokens": (lambda t: " ".join(lexical_tokens(t))), "milvus, raw text": (lambda t: t)}
+    for name, prep in variants.items():
+        coll = "tokens" if "tokens" in name else "raw"
+        schema = client.create_schema()
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("text", DataType.VARCHAR, max_length=65_535, enable_analyzer=True,
+                         analyzer_params={"tokenizer": "standard"})
+        schema.add_field("sparse", DataType.SPARSE_FLOAT_VECTOR)
+        schema.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                                     output_field_names=["sparse"]))
+        ip = client.prepare_index_params()
+        ip.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+        client.create_collection(coll, schema=schema, index_params=ip)
+        client.insert(coll, [{"id": i, "text": prep(t)[:60_000] or "-"} for i, t in enumerate(texts)])
+
+    def milvus_lexical(coll: str, prep):
+        def scores(query: str, n: int, mask=None) -> dict[int, float]:
+            q = prep(query)
+            if not q.strip():
+                return {}
+            res = client.search(coll, data=[q], anns_field="sparse", limit=n, search_params={"metric_type": "BM25"})
+            return {int(h["id"]): abs(float(h["distance"])) for h in res[0]}  # Milvus Lite reports -score
+        return scores
+
+    own = ret._lexical
+    out = []
+    for qname, ds in sets.items():
+        qv = list(engine.embedder.embed_queries([q.question for q in ds.questions]))
+        for name, fn in [("bm25s (ours, in memory)", own)] + \
+                [(n, milvus_lexical("tokens" if "tokens" in n else "raw", p)) for n, p in variants.items()]:
+            alone, lat = [], []
+            for q in ds.questions:
+                t = time.perf_counter()
+                sc = fn(q.question, 50, None)
+                lat.append(time.perf_counter() - t)
+                docs = list(dict.fromkeys(chunks[i].doc_id for i in sorted(sc, key=lambda i: -sc[i])))
+                alone.append(next((k + 1 for k, d in enumerate(docs) if d in q.sources), None))
+            ret._lexical = fn
+            fused, _ = recall(engine, ds.questions, qv)
+            ret._lexical = own
+            out.append((qname, name, sum(r == 1 for r in alone) / len(alone),
+                        sum(r is not None and r <= 5 for r in alone) / len(alone), fused["R@1"], fused["R@5"],
+                        pct(lat, 0.5) * 1000))
+            print(out[-1], flush=True)
+    client.close()
+    return out
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ standalone or cluster server). One index name holds, per generation ``G``:
 
 A write fills a new generation and then switches ``current`` in one upsert, so readers see the old index or
 the new one, never half of one; the previous generation is kept (a reader may still be loading it) and older
-ones dropped. BM25 stays our in-memory ``bm25s`` index built at load (Milvus Lite has no full-text BM25).
+ones dropped. BM25 stays our in-memory ``bm25s`` index built at load: Milvus' own full-text BM25 ranks the same when fed
+the same terms but is slower, and the reader needs the term statistics in memory anyway (bench_store.py).
 Writers are serialised with a file lock for Milvus Lite; against a server run one writer at a time.
 """
 
