@@ -113,6 +113,15 @@ def distinct_labels(a: str | None, b: str | None) -> bool:
     return bool(ka - kb) and bool(kb - ka)
 
 
+def adds_qualifier(a: str | None, b: str | None) -> bool:
+    """Whether ``a`` names the entity with every word of ``b`` and a qualifier more ("Clearwater County,
+    Minnesota" beside "Clearwater County"): a source that says which of several things of that name it means."""
+    if not a or not b:
+        return False
+    ka, kb = set(name_key(a).split()), set(name_key(b).split())
+    return bool(kb) and kb < ka
+
+
 def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: dict[str, str],
             settings: ReaderSettings) -> Comparison | None:
     """Compare what the sources state.
@@ -165,13 +174,14 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     strong = {d for d, c in conf.items() if c >= bar}
     decisive = [g for g in vgroups if g.value.qualifier != "vague" and strong & set(g.doc_ids)]
     # a less certain value still counts when its source names the entity with a qualifier of its own
-    # ("Lawrence, Rusk County" beside "Lawrence, Brown County"): another thing of that name
+    # ("Lawrence, Rusk County" beside "Lawrence, Brown County", or beside a plain "Lawrence"): another thing
+    # of that name
     labels = [g.entity_label for g in decisive if g.entity_label]
     for g in vgroups:
         if g in decisive or g.value.qualifier == "vague" or not labels or not g.entity_label:
             continue
-        if max(conf[d] for d in g.doc_ids) >= settings.entity_flag_confidence and \
-                all(distinct_labels(g.entity_label, lab) for lab in labels):
+        ok = all(distinct_labels(g.entity_label, lab) or adds_qualifier(g.entity_label, lab) for lab in labels)
+        if max(conf[d] for d in g.doc_ids) >= settings.entity_flag_confidence and ok:
             decisive.append(g)
     decisive = decisive or vgroups[:1]
     # a less certain estimate that can hold beside the confident ones ("about 11,000" beside "more than

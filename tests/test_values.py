@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.compare import compare, compatible, distinct_labels, same_value
+from rag.compare import adds_qualifier, compare, compatible, distinct_labels, same_value
 from rag.config import ReaderSettings
 from rag.intent import analyse
 from rag.models import SourceReading, Value
@@ -92,6 +92,21 @@ def test_entity_qualifiers_tell_different_things_apart():
     assert distinct_labels("Ariel A. Rodriguez", "Xavier Rodriguez")
     assert not distinct_labels("Achada Furna", "Achada Furna")
     assert not distinct_labels("Rodriguez", "Xavier Rodriguez")  # one is only less specific
+    assert adds_qualifier("Clearwater County, Minnesota", "Clearwater County")
+    assert not adds_qualifier("Clearwater County", "Clearwater County, Minnesota")
+    assert not adds_qualifier("Clearwater County", "Clearwater County")
+
+
+def test_a_less_certain_value_counts_when_its_source_names_the_entity_more_specifically():
+    intent = analyse("What is the population of Clearwater County?")
+    quotes = {"d1": "The population was 11,947 at the 2010 census.", "d2": "The county's population was 8,695."}
+    readings = [_reading("d1", _q(11947), "Clearwater County", confidence=0.88),
+                _reading("d2", _q(8695), "Clearwater County, Minnesota", confidence=0.51)]
+    c = compare(readings, intent, "en", quotes, ReaderSettings())
+    # flagged; as a conflict, since "Clearwater County" may mean the Minnesota one too
+    assert c.kind == "conflict" and [g.decisive for g in c.groups] == [True, True], c
+    readings[1].entity_label = "Clearwater County"  # the same name: an unsure reading, listed, no flag
+    assert compare(readings, intent, "en", quotes, ReaderSettings()).kind == "single"
 
 
 @pytest.mark.parametrize("q,typ,dim", [
