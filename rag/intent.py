@@ -210,8 +210,9 @@ def analyse(question: str) -> Intent:
 
 def _counted_noun(rest: str, lang: str) -> str | None:
     """The noun a "how many" phrase counts: the words after it up to the first function word, of which the
-    noun is the first capitalised one in German ("wie viele streikende Pflegekräfte") and the last that is
-    no participle in English ("how many additional troops", "how many workers joined")."""
+    noun is the first capitalised one in German ("wie viele streikende Pflegekräfte") and, in English, the
+    last of the first common nouns by part-of-speech tag ("how many additional troops", "how many people
+    live"), else the last word that is no participle ("how many workers joined")."""
     stop = stopwords()
     inc = {fold(w) for w in resources()["increment_words"]}
     run: list[str] = []
@@ -227,6 +228,24 @@ def _counted_noun(rest: str, lang: str) -> str | None:
         return None
     if lang == "de":
         return next((w for w in run if w[:1].isupper()), run[0])
+    return _first_common_noun_group(run) or _last_plain_word(run)
+
+
+def _first_common_noun_group(run: list[str]) -> str | None:
+    """The last word of the first run of common nouns by part-of-speech tags: "people" in "people live",
+    "troops" in "additional troops", "soldiers" in "North Korean soldiers"."""
+    from rag.syntax import is_common_noun, tagged
+
+    found: str | None = None
+    for w, tag in tagged(" ".join(run), "en"):
+        if is_common_noun(tag):
+            found = w
+        elif found:
+            break
+    return found
+
+
+def _last_plain_word(run: list[str]) -> str:
     nouns = [w for w in run[:3] if not re.search(r"(?:ed|ing)$", w.lower()) and not w[:1].isupper()]
     return nouns[-1] if nouns else run[0]
 

@@ -85,6 +85,23 @@ def noun_phrases(text: str, lang: str) -> tuple[tuple[int, int], ...]:
     return tuple(dict.fromkeys(out))
 
 
+@functools.lru_cache(maxsize=1024)
+def tagged(text: str, lang: str) -> tuple[tuple[str, str], ...]:
+    """The words of a short text (a question, a sentence) with their part-of-speech tags (STTS for German,
+    BNC C5 for English, as HanTa writes them): ``(("How", "AVQ"), ("many", "DT0"), ("people", "NN0"), ...)``."""
+    words = [m.group(0) for m in _TOKEN.finditer(text)]
+    if not words:
+        return ()
+    tagger = _tagger("de" if lang == "de" else "en")
+    with _LOCK:
+        return tuple((w, t[2]) for w, t in zip(words, tagger.tag_sent(words), strict=True))
+
+
+def is_common_noun(tag: str) -> bool:
+    """A common noun (not a name): German NN, English NN0/NN1/NN2."""
+    return tag == "NN" or tag in ("NN0", "NN1", "NN2")
+
+
 def _attachment(toks: list[tuple[int, int, str]], roles: list[str], k: int) -> int:
     """The end (token index) of a genitive ("des Innern") or of/von phrase ("of Cambridge") starting at
     ``k``, or ``k`` if none follows."""

@@ -135,6 +135,11 @@ def test_question_entity_property_and_excluded_values():
     i = analyse("What is the population of Furna according to the 2010 census?")
     assert i.entity_tokens == ["furna"] and "2010" in i.excluded and any(p.startswith("popul") for p in i.property_words)
     assert analyse("How many migrants were rescued?").counted == "migrants"  # not "were"
+    # the counted noun by part-of-speech tag, not the last plain word before a function word
+    assert analyse("How many people live in Berlin?").counted == "people"  # not "live"
+    assert analyse("How many nations contain 'Amazonas' in their names?").counted == "nations"
+    assert analyse("How many square miles large was the region?").counted == "miles"
+    assert analyse("How many North Korean soldiers were killed?").counted == "soldiers"
     assert analyse("When did James Scudamore die?").life_event == "end"
     assert analyse("How old was Peyton Manning in 2016?").counted is None  # "how old" counts no noun
     # a capitalised first word is a name only when it is no function word, qualifier or adverb
