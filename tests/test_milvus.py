@@ -139,9 +139,10 @@ def milvus_server(tmp_path):
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "srv"),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "milvus-server.log"  # a file, not a pipe: a full pipe would stall the server
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "srv"),
+                                 "--host", "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while True:
         with socket.socket() as c:
@@ -149,7 +150,7 @@ def milvus_server(tmp_path):
                 break
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"milvus-lite server did not start: {proc.stderr.read()[-400:] if proc.stderr else ''}")
+            pytest.fail(f"milvus-lite server did not start: {log.read_text(errors='replace')[-400:]}")
         time.sleep(0.2)
     yield f"http://127.0.0.1:{port}", proc
     proc.terminate()
