@@ -67,7 +67,12 @@ def build_prompt(question: str, lang: str, evidence: list[Evidence], comparison:
                  readings: list[SourceReading], draft: str = "", max_facts: int = 4) -> tuple[str, list[int]]:
     """The user message and the fact numbers it offers (the parts of :func:`prompt_parts`, joined)."""
     parts, numbers = prompt_parts(question, lang, evidence, comparison, readings, draft, max_facts)
-    return "\n".join(p for p in parts.values() if p), numbers
+    return joined(parts), numbers
+
+
+def joined(parts: dict[str, str]) -> str:
+    """The user message of :func:`prompt_parts`: its non-empty parts, one after the other."""
+    return "\n".join(p for p in parts.values() if p)
 
 
 def prompt_parts(question: str, lang: str, evidence: list[Evidence], comparison: Comparison | None,
@@ -108,7 +113,7 @@ def prompt_parts(question: str, lang: str, evidence: list[Evidence], comparison:
         decisive = [g for g in comparison.groups if g.decisive]
         if len(decisive) > 1:
             parts["comparison"] = "The sources differ. Write one sentence per value, citing only its facts: " + \
-                "; ".join(f"{g.display} {''.join(f'[{c}]' for c in g.citations)}" for g in decisive)
+                "; ".join(f"{g.display} {cite_marks(g.citations)}" for g in decisive)
     if draft:
         parts["draft"] = (f"Verified draft (rewrite it as fluent {language}, translating any quote, keeping every "
                           f"value and [n]): {clip(draft, 600)}")
@@ -147,9 +152,9 @@ class SentenceStream:
             c = self._CITES.search(raw, pos)
             nxt = self._TEXT.search(raw, pos)
             if c and (nxt is None or c.start() < nxt.start()):
-                nums = re.findall(r"\d+", c.group(1))
+                nums = [int(n) for n in re.findall(r"\d+", c.group(1))]
                 if not CITE.search(text):  # marks already inline: shown where the model put them
-                    out.append("".join(f" [{n}]" for n in nums[:1]) + "".join(f"[{n}]" for n in nums[1:]))
+                    out.append(f" {cite_marks(nums)}" if nums else "")
                 pos = c.end()
         return "".join(out)
 
@@ -246,7 +251,7 @@ def render_statements(statements: list[Statement]) -> str:
         body = s.text.rstrip()
         end = body[-1] if body and body[-1] in ".!?" else "."
         body = body[:-1] if body and body[-1] in ".!?" else body
-        parts.append(f"{body} {''.join(f'[{n}]' for n in s.cites)}{end}" if s.cites else f"{body}{end}")
+        parts.append(f"{body} {cite_marks(s.cites)}{end}" if s.cites else f"{body}{end}")
     return " ".join(parts)
 
 
@@ -303,7 +308,7 @@ def check_statements(statements: list[Statement], evidence: list[Evidence], lang
         if not s.cites:
             s.problems.append("cites nothing")
         cited = [by_n[n] for n in s.cites if n in by_n] or evidence
-        marked = s.text if CITE.search(s.text) else f"{s.text} {''.join(f'[{n}]' for n in s.cites)}"
+        marked = s.text if CITE.search(s.text) else f"{s.text} {cite_marks(s.cites)}"
         missing = _unsupported(marked, cited, lang, question)
         if missing and s.cites and not CITE.search(s.text):
             # the model cited the wrong source: one other sentence that states everything it says is its source
@@ -340,7 +345,7 @@ def phrase_with_llm(engine: Any, answer: Answer, backend_name: str, extractive: 
     backend = backend_for(engine.settings.llm, backend_name, llm_model)
     draft = extractive
     parts, numbers = prompt_parts(answer.question, lang, answer.evidence, comparison, answer.readings, draft=draft)
-    prompt = "\n".join(p for p in parts.values() if p)
+    prompt = joined(parts)
     stream = SentenceStream()
     t_llm = time.perf_counter()
     try:

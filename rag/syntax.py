@@ -59,10 +59,7 @@ def noun_phrases(text: str, lang: str) -> tuple[tuple[int, int], ...]:
     toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
     if not toks:
         return ()
-    tagger = _tagger("de" if lang == "de" else "en")
-    with _LOCK:
-        tags = [t[2] for t in tagger.tag_sent([w for _, _, w in toks])]
-    roles = [_role(tag) for tag in tags]
+    roles = [_role(tag) for tag in _tags([w for _, _, w in toks], lang)]
     out: list[tuple[int, int]] = []
     i, n = 0, len(toks)
     while i < n:
@@ -90,11 +87,14 @@ def tagged(text: str, lang: str) -> tuple[tuple[str, str], ...]:
     """The words of a short text (a question, a sentence) with their part-of-speech tags (STTS for German,
     BNC C5 for English, as HanTa writes them): ``(("How", "AVQ"), ("many", "DT0"), ("people", "NN0"), ...)``."""
     words = [m.group(0) for m in _TOKEN.finditer(text)]
-    if not words:
-        return ()
+    return tuple(zip(words, _tags(words, lang), strict=True)) if words else ()
+
+
+def _tags(words: list[str], lang: str) -> list[str]:
+    """One tag per word, from the language's shared tagger (``de``, else English)."""
     tagger = _tagger("de" if lang == "de" else "en")
     with _LOCK:
-        return tuple((w, t[2]) for w, t in zip(words, tagger.tag_sent(words), strict=True))
+        return [t[2] for t in tagger.tag_sent(words)]
 
 
 def is_common_noun(tag: str) -> bool:

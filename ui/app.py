@@ -112,14 +112,16 @@ def statements_html(ans: dict[str, Any], lang: str) -> str:
     sts = ans.get("statements") or []
     if not sts:
         return ""
-    head = ("Sätze des Modells und ihre Prüfung" if lang == "de" else "The model's sentences and their checks")
-    moved = "Quelle korrigiert" if lang == "de" else "citation moved"
+    from rag.messages import t
+    from rag.validate import cite_marks
+
+    head, moved = t(lang, "statements_head"), t(lang, "citation_moved")
 
     def note(st: dict[str, Any]) -> str:
         if st["problems"]:
             return f' <small>({html.escape("; ".join(st["problems"]))})</small>'
         if st.get("recited_from"):
-            refs = "".join(f"[{n}]" for n in st["recited_from"]) + " → " + "".join(f"[{n}]" for n in st["cites"])
+            refs = f'{cite_marks(st["recited_from"])} → {cite_marks(st["cites"])}'
             return f" <small>({moved}: {refs})</small>"
         return ""
 
