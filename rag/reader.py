@@ -36,7 +36,7 @@ from rag.config import ReaderSettings
 from rag.intent import Intent, stopwords
 from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
-from rag.syntax import noun_phrases
+from rag.syntax import is_name_part, noun_phrases, word_tags
 from rag.text import detect_language, fold, stem
 from rag.values import DateValue, Quantity, find_date_values, find_quantities, name_key, resources
 
@@ -363,6 +363,7 @@ def _date_value(d: DateValue, base: int, lang: str, which: str | None) -> Value:
 
 _NAME = re.compile(r"(?<![\w])(?:[A-ZÄÖÜ][\w'’\-]*\.?)(?:\s+(?:(?:of|de|da|del|von|van|der|den|du|la|le|and|the|y)\s+)*"
                    r"[A-ZÄÖÜ][\w'’\-]*\.?)*")
+_LEADING_ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|the)\s+", re.I)
 _DE_ARTICLE = re.compile(r"(?:^|\s)(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines|im|am|vom|zum|zur|beim|"
                          r"kein|keine|seine|ihre|dieser|diese|dieses)\s+$", re.I)
 
@@ -383,9 +384,14 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
         if not content or all(w in ent or stem(w) in ent_stems for w in content) or _furniture_run(content):
             continue  # the asked entity itself, or a run of capitalised menu items
         a = m.start()
+        with_article = False
         if german:
             parts = span.split()
-            while parts and (_DE_ARTICLE.search(text[:a]) or a == 0):
+            while parts and ((art := _DE_ARTICLE.search(text[:a])) or a == 0):
+                if art and len(parts) > 1 and _name_part_at(text, a):
+                    # a name that takes its article ("die Europäische Volkspartei") keeps it and its first word
+                    with_article = True
+                    break
                 a += len(parts[0]) + 1
                 parts = parts[1:]
             span = " ".join(parts)
@@ -394,11 +400,22 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
             if len(parts) == 1 and re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines)\s+"
                                              r"(?:[a-zäöüß][\w\-]*\s+){0,3}" + re.escape(span) + r"\b", doc_text):
                 continue
-        a, span = _without_property_head(a, span, props)
+        if with_article:
+            b = a + len(span)
+            a -= len(text[:a]) - len(text[:a].rstrip()) + len(text[:a].rstrip().split()[-1])
+            span = text[a:b]
+        else:
+            a, span = _without_property_head(a, span, props)
         out.append((a, a + len(span), span, "name"))
     for m in re.finditer(r"[\"“„«]([^\"”“«»]{2,60})[\"”“»]", text):
         out.append((m.start(1), m.end(1), m.group(1), "quoted"))
     return out
+
+
+def _name_part_at(text: str, a: int) -> bool:
+    """Whether the word at offset ``a`` of a German sentence is tagged as part of a name (see
+    :func:`rag.syntax.is_name_part`)."""
+    return any(s == a and is_name_part(tag) for s, _, tag in word_tags(text, "de"))
 
 
 def _without_property_head(a: int, span: str, props: set[str]) -> tuple[int, str]:
@@ -605,7 +622,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
                      "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
                      "q_person": q_person, "q_place": q_place, "n_type": math.log1p(len(found))}
-                key = name_key(span)
+                key = name_key(_LEADING_ARTICLE.sub("", span))
                 if not key:
                     continue
                 spans.append((a, b, Value(kind="name", text=span, start=s.start + a, end=s.start + b, key=key,

@@ -90,6 +90,20 @@ def tagged(text: str, lang: str) -> tuple[tuple[str, str], ...]:
     return tuple(zip(words, _tags(words, lang), strict=True)) if words else ()
 
 
+@functools.lru_cache(maxsize=1024)
+def word_tags(text: str, lang: str) -> tuple[tuple[int, int, str], ...]:
+    """The words of a sentence as ``(start, end, tag)``, offsets into ``text`` (tags as :func:`tagged`)."""
+    toks = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    tags = _tags([text[a:b] for a, b in toks], lang) if toks else []
+    return tuple((a, b, tag) for (a, b), tag in zip(toks, tags, strict=True))
+
+
+def is_name_part(tag: str) -> bool:
+    """A word that belongs to a name after its article: a proper noun, a foreign word or an adjective
+    ("die *Europäische* Volkspartei", "die *New* England Patriots"), not a common noun ("die Stadt Berlin")."""
+    return tag.startswith(("NE", "FM", "ADJ(A)", "ADJA"))
+
+
 def _tags(words: list[str], lang: str) -> list[str]:
     """One tag per word, from the language's shared tagger (``de``, else English)."""
     tagger = _tagger("de" if lang == "de" else "en")

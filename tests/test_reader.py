@@ -60,3 +60,14 @@ def test_disagreeing_sources_are_flagged_and_every_value_is_a_span(measured):
         answered += ans.answerable and answer_present(ans.answer, [str(g) for g in row["gold_answers"]])
         flagged += ans.flag is not None
     assert answered >= 0.7 * len(rows) and flagged >= 0.6 * len(rows)  # nearly every one has disagreeing sources
+
+
+def test_a_german_name_keeps_its_article_and_first_word_a_kind_noun_goes():
+    from rag.intent import analyse
+    from rag.reader import _name_spans
+
+    intent = analyse("Who won the game?")
+    spans = lambda t: [s for _, _, s, _ in _name_spans(t, intent, german=True, doc_text=t)]  # noqa: E731
+    assert spans("Die New England Patriots gewannen das Spiel.") == ["Die New England Patriots"]
+    assert spans("Das entschied der Europäische Gerichtshof.") == ["der Europäische Gerichtshof"]
+    assert spans("Sie liegt in der Provinz Limburg.") == ["Limburg"]  # "Provinz" is a common noun: the kind, not the name
