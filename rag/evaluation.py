@@ -293,6 +293,16 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"\w+", t))
 
 
+# articles are no part of an answer (the SQuAD and MLQA evaluation scripts drop them the same way): "die
+# Pittsburgh Steelers" is found in "Pittsburgh Steelers"
+_ARTICLES = re.compile(r"\b(?:a|an|the|ein|eine|einen|einem|eines|einer|der|die|das|den|dem|des)\b")
+
+
+def _answer_norm(text: str) -> str:
+    """:func:`_norm` without articles: how an answer is matched against its gold answers."""
+    return " ".join(_ARTICLES.sub(" ", _norm(text)).split())
+
+
 def _gold_value(gold: str) -> float | None:
     """The value of a gold answer that is one amount and at most one more word (a unit): "drei",
     "1.160.000 Quadratmeilen", "über 14.000"; else None ("zwei Drittel seiner Bevölkerung")."""
@@ -307,10 +317,10 @@ def _gold_value(gold: str) -> float | None:
 
 
 def answer_present(answer: str, golds: list[str]) -> bool:
-    """Gold answer present in the answer: case/diacritic-insensitive, numbers by value (10.000 = 10,000,
-    drei = 3: a gold answer that is one amount matches the same amount stated in the answer)."""
-    a = f" {_norm(answer)} "
-    if any(_norm(g) and f" {_norm(g)} " in a for g in golds):
+    """Gold answer present in the answer: case/diacritic-insensitive, articles aside, numbers by value
+    (10.000 = 10,000, drei = 3: a gold answer that is one amount matches the same amount stated in the answer)."""
+    a = f" {_answer_norm(answer)} "
+    if any(_answer_norm(g) and f" {_answer_norm(g)} " in a for g in golds):
         return True
     values = [v for v in map(_gold_value, golds) if v is not None]
     if not values:
@@ -322,10 +332,10 @@ def answer_present(answer: str, golds: list[str]) -> bool:
 
 
 def token_f1(answer: str, golds: list[str]) -> float:
-    pred = _norm(answer).split()
+    pred = _answer_norm(answer).split()
     best = 0.0
     for g in golds:
-        gold = _norm(g).split()
+        gold = _answer_norm(g).split()
         common = sum(min(pred.count(w), gold.count(w)) for w in set(gold))
         if not pred or not gold or common == 0:
             continue

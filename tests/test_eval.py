@@ -23,7 +23,10 @@ def test_number_aware_matching():
     # a gold answer that is one amount matches that amount however it is written; longer golds stay text
     assert answer_present("3 [1]", ["drei"]) and answer_present("1,160,000 square miles", ["1.160.000 Quadratmeilen"])
     assert not answer_present("2 [1]", ["zwei Drittel seiner Bevölkerung"])
-    assert token_f1("the Denver Broncos", ["Denver Broncos"]) == pytest.approx(0.8)
+    # articles are no part of an answer (as in the SQuAD / MLQA scripts), but a word holding one is
+    assert answer_present("Pittsburgh Steelers", ["die Pittsburgh Steelers"]) and answer_present("the Beatles", ["Beatles"])
+    assert not answer_present("Dieselmotor", ["die"]) and not answer_present("Steelers", ["die Pittsburgh Steelers"])
+    assert token_f1("the Denver Broncos team", ["Denver Broncos"]) == pytest.approx(0.8)
 
 
 def test_malformed_eval_file_names_line(tmp_path):
