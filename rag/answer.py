@@ -258,7 +258,8 @@ def _llm_reader(engine: Any, g: Gathered, backend_name: str, llm_model: str | No
     def run() -> list[SourceReading]:
         try:
             backend.check()
-            return read_with_llm(g.work, g.kind, g.intent.question, backend, engine.settings.answer.reader)
+            return read_with_llm(g.work, g.kind, g.intent.question, backend, engine.settings.answer.reader,
+                                 g.sentences)
         except LLMError as exc:
             notices.append(t(g.lang, "llm_fallback", error=exc))
             return decide(g.work, g.kind, engine.settings.answer.reader)

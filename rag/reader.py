@@ -363,7 +363,7 @@ def _date_value(d: DateValue, base: int, lang: str, which: str | None) -> Value:
 
 _NAME = re.compile(r"(?<![\w])(?:[A-ZÄÖÜ][\w'’\-]*\.?)(?:\s+(?:(?:of|de|da|del|von|van|der|den|du|la|le|and|the|y)\s+)*"
                    r"[A-ZÄÖÜ][\w'’\-]*\.?)*")
-_LEADING_ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|the)\s+", re.I)
+LEADING_ARTICLE = re.compile(r"^(?:der|die|das|den|dem|des|the)\s+", re.I)
 _DE_ARTICLE = re.compile(r"(?:^|\s)(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines|im|am|vom|zum|zur|beim|"
                          r"kein|keine|seine|ihre|dieser|diese|dieses)\s+$", re.I)
 
@@ -622,7 +622,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
                      "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
                      "q_person": q_person, "q_place": q_place, "n_type": math.log1p(len(found))}
-                key = name_key(_LEADING_ARTICLE.sub("", span))
+                key = name_key(LEADING_ARTICLE.sub("", span))
                 if not key:
                     continue
                 spans.append((a, b, Value(kind="name", text=span, start=s.start + a, end=s.start + b, key=key,

@@ -302,6 +302,33 @@ def test_llm_reader_picks_only_the_sources_own_values(engine):
     assert ans.flag == plain.flag and "not reachable" in ans.notices[0]  # the deterministic reader stood in
 
 
+def test_llm_reader_copies_a_name_or_phrase_word_for_word_from_the_source(engine):
+    """For a name or free answer the model may pick any phrase of a source's best sentences, and only those:
+    the offered phrases are runs of the shown sentences, and the reading's value is the phrase at its offsets."""
+    e = _with_llm(engine)
+    s = e.settings
+    e.settings = s.model_copy(update={"answer": s.answer.model_copy(update={
+        "reader": s.answer.reader.model_copy(update={"llm": True})})})
+    question = "Whom did Putin thank for their participation in the fighting in Kursk?"
+    with OllamaStandIn(["qwen2.5:3b-instruct"], reply='{"value": "nordkoreanischen Truppen"}') as srv:
+        e.settings = e.settings.model_copy(update={"llm": e.settings.llm.model_copy(update={"ollama_host": srv.url})})
+        ans = ask(e, question, llm="ollama")
+        reads = [r for r in srv.requests if r["path"] == "/api/chat" and "exact phrase" in r["messages"][0]["content"]]
+    assert reads, "no source was read for a phrase"
+    for r in reads:
+        offered = r["format"]["properties"]["value"]["enum"]
+        shown = r["messages"][-1]["content"]
+        assert "none" in offered and len(offered) > 20
+        assert all(v == "none" or v in shown for v in offered)
+    says = [r for r in ans.readings if r.says]
+    assert says and all(r.value.text == "nordkoreanischen Truppen" for r in says)
+    for r in says:
+        doc = engine.retriever.data.documents[r.doc_id].text
+        assert doc[r.value.start:r.value.end] == "nordkoreanischen Truppen"
+    assert "nordkoreanischen Truppen" in ans.short_answer
+    assert any(r.reason == "the model read no answer in this source" for r in ans.readings) or len(says) == len(reads)
+
+
 def test_statement_checks_accept_what_was_read_from_the_cited_source_only():
     from rag.models import Comparison, Evidence, Statement, Value, ValueGroup
     from rag.phrase import check_statements
