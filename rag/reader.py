@@ -384,13 +384,13 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
         if not content or all(w in ent or stem(w) in ent_stems for w in content) or _furniture_run(content):
             continue  # the asked entity itself, or a run of capitalised menu items
         a = m.start()
-        with_article = False
+        article_at = -1  # where the article that the name keeps begins
         if german:
             parts = span.split()
             while parts and ((art := _DE_ARTICLE.search(text[:a])) or a == 0):
                 if art and len(parts) > 1 and _name_part_at(text, a):
                     # a name that takes its article ("die Europäische Volkspartei") keeps it and its first word
-                    with_article = True
+                    article_at = a - len(art.group(0).lstrip())
                     break
                 a += len(parts[0]) + 1
                 parts = parts[1:]
@@ -400,10 +400,8 @@ def _name_spans(text: str, intent: Intent, german: bool, doc_text: str) -> list[
             if len(parts) == 1 and re.search(r"\b(?:der|die|das|den|dem|des|ein|eine|einen|einem|einer|eines)\s+"
                                              r"(?:[a-zäöüß][\w\-]*\s+){0,3}" + re.escape(span) + r"\b", doc_text):
                 continue
-        if with_article:
-            b = a + len(span)
-            a -= len(text[:a]) - len(text[:a].rstrip()) + len(text[:a].rstrip().split()[-1])
-            span = text[a:b]
+        if article_at >= 0:
+            a, span = article_at, text[article_at:a + len(span)]
         else:
             a, span = _without_property_head(a, span, props)
         out.append((a, a + len(span), span, "name"))

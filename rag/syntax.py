@@ -56,10 +56,11 @@ def noun_phrases(text: str, lang: str) -> tuple[tuple[int, int], ...]:
     Returns:
         ``(start, end)`` offsets into ``text``, in order of appearance.
     """
-    toks = [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
-    if not toks:
+    tagged_words = word_tags(text, lang)  # shared with the name finder, which tags the same sentences
+    if not tagged_words:
         return ()
-    roles = [_role(tag) for tag in _tags([w for _, _, w in toks], lang)]
+    toks = [(a, b, text[a:b]) for a, b, _ in tagged_words]
+    roles = [_role(tag) for _, _, tag in tagged_words]
     out: list[tuple[int, int]] = []
     i, n = 0, len(toks)
     while i < n:
@@ -86,13 +87,13 @@ def noun_phrases(text: str, lang: str) -> tuple[tuple[int, int], ...]:
 def tagged(text: str, lang: str) -> tuple[tuple[str, str], ...]:
     """The words of a short text (a question, a sentence) with their part-of-speech tags (STTS for German,
     BNC C5 for English, as HanTa writes them): ``(("How", "AVQ"), ("many", "DT0"), ("people", "NN0"), ...)``."""
-    words = [m.group(0) for m in _TOKEN.finditer(text)]
-    return tuple(zip(words, _tags(words, lang), strict=True)) if words else ()
+    return tuple((text[a:b], tag) for a, b, tag in word_tags(text, lang))
 
 
 @functools.lru_cache(maxsize=1024)
 def word_tags(text: str, lang: str) -> tuple[tuple[int, int, str], ...]:
-    """The words of a sentence as ``(start, end, tag)``, offsets into ``text`` (tags as :func:`tagged`)."""
+    """The words of a sentence as ``(start, end, tag)``, offsets into ``text``; the one place a sentence is
+    tagged (:func:`tagged` and :func:`noun_phrases` read it)."""
     toks = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
     tags = _tags([text[a:b] for a, b in toks], lang) if toks else []
     return tuple((a, b, tag) for (a, b), tag in zip(toks, tags, strict=True))
