@@ -81,7 +81,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
            r"|\d+(?:[.,]\d+)?)")
     return {
         "number": re.compile(
-            rf"(?<![\w.,\-/°′″'])(?P<cur>{_alternation(cur_syms)}|"
+            rf"(?<![\w.,/°′″'])(?<![^\d]-)(?P<cur>{_alternation(cur_syms)}|"
             rf"(?:{_alternation([c for c in cur_words if len(c) == 3])})\s)?\s?"
             + num
             + rf"(?:\s?(?P<scale>{_alternation(scales)})(?![\w²]))?"
@@ -181,6 +181,22 @@ _ORDINAL_AFTER = re.compile(r"^(?:st|nd|rd|th|\.(?=\s*[a-zäöüß]))", re.I)
 _YEAR = re.compile(r"^(1[0-9]{3}|20[0-9]{2})$")
 
 
+_GLUED_NEXT = re.compile(r"[-–](\d{1,3}(?:[.,]\d{3})+|\d+)(?![\d\-–])")
+
+
+def _glued_range(text: str, num: str, end: int) -> bool:
+    """Whether "num" and the number glued to it by a dash are the two ends of a range ("30,000–50,000",
+    "5-10", "100–150"), not one identifier ("555-0100", "20-18", "2-3-4"): the second number is larger,
+    has no leading zero and at most one more digit, and the first is no year (a year range is a date)."""
+    m = _GLUED_NEXT.match(text, end)
+    if not m or m.group(1).startswith("0"):
+        return False
+    a, b = re.sub(r"\D", "", num), re.sub(r"\D", "", m.group(1))
+    if not a or a.startswith("0") or (len(a) == 4 and 1000 <= int(a) <= 2100 and len(b) in (2, 4)):
+        return False
+    return int(b) > int(a) and len(b) - len(a) <= 1
+
+
 def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
     """Every amount stated in ``text``: digits in any format, number words, scales, units, currencies,
     ranges ("10.000 bis 12.000", "between 3 and 5 km") and qualifiers.
@@ -201,6 +217,10 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
             continue
         after = text[m.end(): m.end() + 6]
         before = text[max(0, m.start() - 20): m.start()]
+        glued = re.search(r"(\d[\d.,]*)[-–]$", text[max(0, m.start() - 16):m.start()])
+        if glued and (re.search(r"\d[-–]$", text[max(0, m.start() - 18):m.start() - len(glued.group(0))])
+                      or not _glued_range(text, glued.group(1), m.start() - 1)):
+            continue  # the second part of an identifier ("555-0100", "747-400"), not a number of its own
         if _ORDINAL_AFTER.match(text[b:b + 3]) or re.match(r"^\s?[°′″]|^[:/]\d|^\d", after) \
                 or re.search(r"(?:\d[:/]|[°/])$", text[max(0, a - 3):a]):
             continue  # ordinals, coordinates in degrees, clock times and ratios ("12:30", "3/4")
@@ -208,7 +228,8 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
             continue
         if p["clock"].match(text[m.end():m.end() + 8]) and not m.group("unit") and not m.group("scale"):
             continue  # "2 Uhr", "2 a.m."
-        if p["reference"].search(before) or before.endswith("+") or re.match(r"^[-–]\d|^\s\d{4,}", after) \
+        if p["reference"].search(before) or before.endswith("+") or re.match(r"^\s\d{4,}", after) \
+                or (re.match(r"^[-–]\d", after) and not _glued_range(text, m.group("num"), m.end())) \
                 or re.fullmatch(r"\d{7,}", m.group("num")):
             continue  # references, phone numbers ("+49 30 …", "555-0100"), long identifiers
         value = parse_number(m.group("num"), m.group("sep") or m.group("ssep"))

@@ -60,6 +60,19 @@ def test_not_amounts(text):
     assert [q.text for q in find_quantities(text) if not q.maybe_year] == []
 
 
+@pytest.mark.parametrize("text,lang,low,high", [("30,000–50,000 deaths", "en", 30000, 50000), ("5–10 years", "en", 5, 10),
+                                                ("100-150 Arten", "de", 100, 150), ("ages 18-25", "en", 18, 25),
+                                                ("12.000-15.000 Soldaten", "de", 12000, 15000)])
+def test_a_range_glued_by_a_dash_is_one_range(text, lang, low, high):
+    r = one(text, lang)
+    assert (r.low, r.high, r.qualifier) == (low, high, "range")
+
+
+@pytest.mark.parametrize("text", ["Boeing 747-400 jets", "a 20-18 win", "F-16 jets", "parts 2-3-4"])
+def test_numbers_glued_by_a_dash_that_are_no_range_are_no_amounts(text):
+    assert [q.text for q in find_quantities(text)] == []
+
+
 def test_years_are_marked_and_qualifiers_read():
     assert [q.maybe_year for q in find_quantities("At the 2010 census its population was 495.")] == [True, False]
     q = one("12,000 employees, about 6 percent", "en") if False else find_quantities("12,000 employees, about 6 percent")[1]
@@ -125,6 +138,8 @@ def test_a_less_certain_value_counts_when_its_source_names_the_entity_more_speci
     ("What area of Brookhaven is known for its crime?", "place", None),  # "what area" picks a place
     ("In what area is mentorship common?", "place", None),
     ("At what rate does the economy grow?", "quantity", "percent"),
+    ("Who was Count of Melfi", "person", None),  # English "was" is a verb, not German "was" (what)
+    ("Was war die Zahl der Toten?", "quantity", "count"),
 ])
 def test_question_types(q, typ, dim):
     i = analyse(q)
