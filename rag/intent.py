@@ -83,10 +83,12 @@ def analyse(question: str) -> Intent:
     m_date = _phrase_at(ql, qt["date"])
     measure = measure_nouns()
     date_nouns = {fold(w) for w in r["date_nouns"]}
-    m_what = re.search(r"\b(?:what|which|welche[rsmn]?|was)\s+(?:is|was|are|were|ist|war|sind|waren)?\s*"
+    # German "was" asks "what"; English "was" is a verb ("Who was Count of Melfi" asks for a person, not a count)
+    wh = r"what|which|welche[rsmn]?|was" if lang == "de" else r"what|which|welche[rsmn]?"
+    m_what = re.search(rf"\b(?:{wh})\s+(?:is|was|are|were|ist|war|sind|waren)?\s*"
                        r"(?:the|die|der|das|den|its|their|his|her)?\s*((?:[\w\-'’]+\s+){0,2}?[\w\-]+)\s+"
                        r"(?:of|von|des|der|for|für|in|at|does|did|do|has|had|hat)\b", ql)
-    m_end = re.search(r"\b(?:what|which|was|welche[rsmn]?)\s+(?:is|was|are|were|ist|war|sind|waren)\s+"
+    m_end = re.search(rf"\b(?:{wh})\s+(?:is|was|are|were|ist|war|sind|waren)\s+"
                       r"(?:the|die|der|das|den|its|their)?\s*((?:[\w\-]+\s*){1,3})\??\s*$", ql)
     head_nouns = [fold(w) for w in (m_what.group(1).split() if m_what else m_end.group(1).split() if m_end else [])]
     wh_noun = re.search(r"\b(?:what|which|welche[rsmn]?)\s+([\w\-]+)", ql)
