@@ -288,15 +288,22 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
 def _event_groups() -> list[tuple[str, frozenset[str]]]:
     r = resources()
     family = {g: fam for fam, groups in r.get("event_families", {}).items() for g in groups}
-    return [(family.get(name, name), frozenset(fold(w)[:6] for w in words)) for name, words in r["event_groups"].items()]
+    return [(family.get(name, name), frozenset(_event_prefix(fold(w)) for w in words))
+            for name, words in r["event_groups"].items()]
+
+
+def _event_prefix(word: str) -> str:
+    """The part of an event word its inflected forms share: the first six letters, or all but the last three
+    of a longer word ("unterzeichn|et" -> "unterzeichneten", but "unterschrieben" is not "unterstützung")."""
+    return word[:max(6, len(word) - 3)]
 
 
 def event_of(word: str) -> str | None:
-    """The event a word names ("unterzeichneten" -> signing; "founded" and "opened" -> origin), by its
-    first six letters."""
-    f = fold(word)[:6]
+    """The event a word names ("unterzeichneten" -> signing; "founded" and "opened" -> origin), by the
+    beginning its inflected forms share (:func:`_event_prefix`)."""
+    f = fold(word)
     for name, prefixes in _event_groups():
-        if f in prefixes:
+        if any(f.startswith(p) and (len(p) > 6 or f[:6] == p) for p in prefixes):
             return name
     return None
 
@@ -761,11 +768,12 @@ def confidence_features(c: Candidate, others: list[Candidate]) -> dict[str, floa
 
 
 def eligible(candidates: list[Candidate]) -> list[Candidate]:
-    """The candidates a document's answer is chosen from. A date in a sentence that names only other events
+    """The candidates a document's answer is chosen from. A date in a clause that names only other events
     than the asked one is no answer ("in force" when asked "signed"; a life span's dates are exempt, its
-    events are implied); where a document states a specific amount, a vague one ("thousands") is not its
+    events are implied); another event elsewhere in the sentence ("„Fog on the Tyne“ (1971) was covered by
+    the Newcastle-born …") does not rule it out; where a document states a specific amount, a vague one ("thousands") is not its
     answer."""
-    candidates = [c for c in candidates if not c.features.get("ev_sent_other") or c.features.get("life_match")]
+    candidates = [c for c in candidates if not c.features.get("ev_clause_other") or c.features.get("life_match")]
     if any(c.value.qualifier != "vague" for c in candidates):
         candidates = [c for c in candidates if c.value.qualifier != "vague"]
     return candidates

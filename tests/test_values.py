@@ -254,3 +254,30 @@ def test_refusal_describes_the_question_only_with_words_that_describe_it():
     assert refusal(analyse("What is the population of Furna?"), "en", [], True) == "The sources do not say the population."
     assert refusal(analyse("How many Grammys has Lady Gaga won?"), "en", [], True) == \
         "The sources do not say how many Grammys."
+
+
+def _eligible_dates(question: str, text: str) -> list[str]:
+    from rag.models import Document
+    from rag.reader import Sentence, collect_candidates, eligible
+
+    doc = Document(doc_id="d", path="d.txt", text=text, language="de")
+    sentence = Sentence(doc_id="d", chunk_id="d#0", start=0, end=len(text), sim=0.9, chunk_start=0, chunk_end=len(text))
+    reading = collect_candidates(doc, [sentence], analyse(question), "en", None, 0.9)
+    return [c.value.key for c in eligible(reading.candidates)]
+
+
+def test_a_date_is_ruled_out_by_another_event_in_its_own_clause_only():
+    # the clause of 1990 names the event asked; "geborenen" (born) elsewhere in the sentence does not rule 1971 out
+    text = "Ihr berühmtester Song „Fog on the Tyne“ (1971) wurde 1990 von dem in Newcastle geborenen Paul Gascoigne gecovert."
+    assert "1971" in _eligible_dates("When was the song Fog on the Tyne released?", text)
+    # a date whose own clause names only another event than the asked one is still no answer
+    text = "Der Vertrag wurde am 1. März 2020 unterzeichnet, in Kraft trat er am 4. Dezember 2024."
+    assert _eligible_dates("When did the treaty enter into force?", text) == ["2024-12-04"]
+
+def test_event_words_are_matched_by_the_stem_their_forms_share():
+    from rag.reader import event_of
+
+    # "Unterstützung" (support) shares its first six letters with "unterschrieben" (signed) and is no signing
+    assert event_of("Unterstützung") is None and event_of("unterzeichneten") == "signing"
+    assert event_of("veröffentlichte") == "release" and event_of("gegründeten") == event_of("founded") == "origin"
+    assert event_of("borne") is None and event_of("forces") is None  # short words match only themselves
