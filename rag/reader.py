@@ -182,16 +182,22 @@ def _titles() -> frozenset[str]:
     return frozenset(fold(w) for w in resources()["titles"])
 
 
+_CROSS_PREFIX = 0.6  # a name in another language keeps at least this share of its letters as its beginning
+
+
 def _spelled_alike(tok: str, words: set[str]) -> bool:
-    """A word of ``words`` that is ``tok`` as another language spells it (English/Englisch, Western/Westen,
-    Hamburg/Hamburgs): same first three letters and at most one edit per six letters."""
+    """A word of ``words`` that is ``tok`` as another language spells it (Western/Westen, Hamburg/Hamburgs):
+    same first three letters and at most one edit per six letters; or a word at least as long that begins
+    with most of it (English/englischen, Syria/Syrien, France/Frankreich, Chinese/chinesischen: the first
+    four letters at least, and ``_CROSS_PREFIX`` of the word; not France/Franz)."""
     from rapidfuzz.distance import Levenshtein
 
     if len(tok) < 5:
         return False
     limit = max(1, len(tok) // 6)
-    return any(w[:3] == tok[:3] and abs(len(w) - len(tok)) <= limit and Levenshtein.distance(w, tok) <= limit
-               for w in words)
+    head = tok[:max(4, math.ceil(_CROSS_PREFIX * len(tok)))]
+    return any(w[:3] == tok[:3] and ((abs(len(w) - len(tok)) <= limit and Levenshtein.distance(w, tok) <= limit)
+                                     or (len(w) >= len(tok) and w.startswith(head))) for w in words)
 
 
 def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,

@@ -170,6 +170,11 @@ def test_entity_named_across_languages_only_by_spelling_variants():
     assert entity_matches(["english"], de, None, "en")[3] is None  # English ~ Englisch: named
     assert entity_matches(["english"], de, None, "de")[3] == "english"  # same language: no spelling slack
     assert entity_matches(["johnson"], de.model_copy(update={"text": "Johnston sagte."}), None, "de")[3] == "johnson"
+    # a name another language lengthens keeps its beginning: English/englischen, France/Frankreich, Syria/Syrien
+    for tok, text in [("english", "die englischen Siedler"), ("france", "aus Frankreich geflohen"), ("syria", "Syrien")]:
+        assert entity_matches([tok], de.model_copy(update={"text": text}), None, "en")[3] is None, tok
+    for tok, text in [("moscow", "in Moskau"), ("basin", "das Becken"), ("france", "Franz sagte")]:
+        assert entity_matches([tok], de.model_copy(update={"text": text}), None, "en")[3] == tok, tok
 
 
 def _reading(doc, value, label=None, quote="x", confidence=0.9):
