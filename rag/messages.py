@@ -139,7 +139,9 @@ def format_quantity(value: float, low: float, high: float, qualifier: str, unit:
             sym = _CURRENCY_SHOW.get(unit)
             return f"{sym}{s}" if sym and lang == "en" else f"{s} {sym or unit}"
         if unit:
-            return f"{s} {_UNIT_SHOW.get(unit, unit)}"
+            from rag.values import unit_label
+
+            return f"{s} {_UNIT_SHOW.get(unit) or unit_label(unit, lang, x) or unit}"
         return s
 
     if qualifier == "range":

@@ -33,6 +33,18 @@ def resources() -> dict[str, Any]:
     return data
 
 
+def unit_label(unit: str, lang: str, value: float) -> str | None:
+    """How an answer in ``lang`` shows ``unit`` (any spelling of the resources' units): "quadratmeilen" ->
+    "sq mi" in English, "jahren" -> "years" / "Jahre" (singular for a value of one); ``None`` for a unit the
+    resources do not list or label."""
+    r = resources()
+    if unit not in r["units"]:
+        return None
+    dim, factor = r["units"][unit]
+    forms = r.get("unit_labels", {}).get(f"{dim}:{format(factor, '.10g')}", {}).get("de" if lang == "de" else "en")
+    return (forms[0] if value == 1 else forms[1]) if forms else None
+
+
 def _alternation(words: list[str] | set[str]) -> str:
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 

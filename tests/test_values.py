@@ -286,3 +286,16 @@ def test_event_words_are_matched_by_the_stem_their_forms_share():
     assert event_of("Unterstützung") is None and event_of("unterzeichneten") == "signing"
     assert event_of("veröffentlichte") == "release" and event_of("gegründeten") == event_of("founded") == "origin"
     assert event_of("borne") is None and event_of("forces") is None  # short words match only themselves
+
+
+@pytest.mark.parametrize("text,en,de", [("etwa 505 Millionen Jahren", "about 505 million years", "etwa 505 Millionen Jahre"),
+                                        ("2.100.000 Quadratmeilen", "2.1 million sq mi", "2,1 Millionen Quadratmeilen"),
+                                        ("3 Prozentpunkte", "3 percentage points", "3 Prozentpunkte"),
+                                        ("about 1,160,000 square miles", "about 1.16 million sq mi",
+                                         "etwa 1,16 Millionen Quadratmeilen")])
+def test_a_unit_is_shown_in_the_answer_language_not_as_the_source_spelled_it(text, en, de):
+    from rag.messages import format_quantity
+
+    q = find_quantities(text, "de")[0]
+    shown = {lang: format_quantity(q.value, q.low, q.high, q.qualifier, q.unit, q.dimension, lang) for lang in ("en", "de")}
+    assert shown == {"en": en, "de": de}
