@@ -106,6 +106,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             + r")+(?:[\s\-]+|$|(?=[^\w])))+)",
             re.I,
         ),
+        "vague_lead": re.compile(r"(?<![\w])(?:" + _alternation(r["vague_multipliers"]) + r")\s+$", re.I),
         "vague": re.compile(r"(?<![\w])(?P<v>" + _alternation(list(r["vague_amounts"])) + r")(?![\w])", re.I),
         "qualifier": re.compile(
             r"(?:" + "|".join(f"(?P<{k}>(?<![\\w])(?:{_alternation(v)}))" for k, v in r["qualifiers"].items())
@@ -301,6 +302,12 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
         if sm and not re.search(r"thousand|million|billion|tausend|million", run, re.I):
             value *= r["scales"][sm.group(1).lower()]
             end += sm.end()
+        several = p["vague_lead"].search(text[max(0, a - 16):a]) if fold(run) in r["vague_scales"] else None
+        if several:  # "several hundred", "viele Tausend": hundreds, thousands, not exactly 100 or 1,000
+            a -= len(several.group(0))
+            raw.append(Quantity(value=2 * value, low=2 * value, high=math.inf, qualifier="vague", dimension="count",
+                                unit=None, base=2 * value, start=a, end=end, text=text[a:end]))
+            continue
         raw.append(Quantity(value=value, low=value, high=value, qualifier="exact", dimension="count", unit=None,
                             base=value, start=a, end=end, text=text[a:end]))
     for m in p["vague"].finditer(text):

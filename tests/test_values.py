@@ -73,6 +73,14 @@ def test_numbers_glued_by_a_dash_that_are_no_range_are_no_amounts(text):
     assert [q.text for q in find_quantities(text)] == []
 
 
+@pytest.mark.parametrize("text,lang,value", [("several hundred protesters", "en", 200), ("a few hundred people", "en", 200),
+                                              ("mehrere tausend Soldaten", "de", 2000), ("viele Hundert Hugenotten", "de", 200)])
+def test_several_hundred_is_a_vague_amount_like_hundreds_not_exactly_one_hundred(text, lang, value):
+    q = one(text, lang)
+    assert (q.value, q.qualifier, q.text.split()[0]) == (value, "vague", text.split()[0])
+    assert (one("one hundred people").value, one("one hundred people").qualifier) == (100, "exact")
+
+
 def test_years_are_marked_and_qualifiers_read():
     assert [q.maybe_year for q in find_quantities("At the 2010 census its population was 495.")] == [True, False]
     q = one("12,000 employees, about 6 percent", "en") if False else find_quantities("12,000 employees, about 6 percent")[1]
