@@ -210,6 +210,45 @@ def _glued_range(text: str, num: str, end: int) -> bool:
     return int(b) > int(a) and len(b) - len(a) <= 1
 
 
+@functools.lru_cache(maxsize=1)
+def _fraction_pattern() -> re.Pattern[str]:
+    r = resources()
+    nums = {w for ws in r["number_words"].values() for w in ws} - {"and", "und", "zero", "null"}
+    fracs = {w for fs in r["fractions"].values() for w in fs}
+    scales = [s for s in r["scales"] if len(s) > 3]
+    return re.compile(rf"(?<![\w])(?P<n>\d{{1,2}}|{_alternation(nums)})[\s\-]+(?P<f>{_alternation(fracs)})(?![\w])"
+                      rf"(?P<of>\s+(?:of|der|des|aller)\b)?(?:\s+(?:a|an|einer|eine)\s+(?P<scale>{_alternation(scales)})(?![\w]))?",
+                      re.I)
+
+
+def _fractions(text: str, lang: str) -> list[Quantity]:
+    """Fractions: "two thirds", "zwei Drittel", "one quarter of" as a share (percent dimension, 66.7),
+    "a quarter of a million" as a count (250,000). An English singular ("third", "quarter") is also an
+    ordinal ("a third party"), so it is a fraction only as "one/a third of"."""
+    r = resources()
+    dens = {k: v for fs in r["fractions"].values() for k, v in fs.items()}
+    out = []
+    for m in _fraction_pattern().finditer(text):
+        frac, num = m.group("f").lower(), m.group("n").lower()
+        if frac in r["fractions"]["en"] and not frac.endswith("s") and not (m.group("of") and num in ("a", "an", "one")):
+            continue
+        n = float(num) if num.isdigit() else (1.0 if num in ("a", "an", "ein", "eine", "einem", "einer", "one")
+                                              else _words_value(num, lang))
+        if not n:
+            continue
+        share = n / dens[frac]
+        if m.group("scale"):
+            v = share * r["scales"][m.group("scale").lower()]
+            out.append(Quantity(value=v, low=v, high=v, qualifier="exact", dimension="count", unit=None, base=v,
+                                start=m.start(), end=m.end(), text=m.group(0)))
+        else:
+            v = round(100 * share, 1)
+            out.append(Quantity(value=v, low=v, high=v, qualifier="exact" if v == 100 * share else "approx",
+                                dimension="percent", unit="%", base=v, start=m.start(), end=m.end("f"),
+                                text=text[m.start():m.end("f")]))
+    return out
+
+
 def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
     """Every amount stated in ``text``: digits in any format, number words, scales, units, currencies,
     ranges ("10.000 bis 12.000", "between 3 and 5 km") and qualifiers.
@@ -284,6 +323,7 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
         raw.append(Quantity(value=value, low=value, high=value, qualifier="exact", dimension=dim, unit=unit, base=base,
                             start=start, end=end, text=text[start:end], maybe_year=maybe_year,
                             extras={"scale": value / raw_value if raw_value else 1.0}))
+    raw.extend(q for q in _fractions(text, lang) if not any(o.start <= q.start < o.end for o in raw))
     for m in p["words"].finditer(text):
         run = m.group("w").rstrip(" -")
         a = m.start("w")

@@ -81,6 +81,21 @@ def test_several_hundred_is_a_vague_amount_like_hundreds_not_exactly_one_hundred
     assert (one("one hundred people").value, one("one hundred people").qualifier) == (100, "exact")
 
 
+@pytest.mark.parametrize("text,lang,value,dim", [("two-thirds of voters", "en", 66.7, "percent"),
+                                                  ("zwei Drittel seiner Bevölkerung", "de", 66.7, "percent"),
+                                                  ("drei Viertel aller Deutschen", "de", 75, "percent"),
+                                                  ("one third of the budget", "en", 33.3, "percent"),
+                                                  ("a quarter of a million people", "en", 250000, "count")])
+def test_fractions_are_shares_or_scaled_counts_not_the_count_of_their_numerator(text, lang, value, dim):
+    q = one(text, lang)
+    assert (q.value, q.dimension) == (value, dim)
+
+
+@pytest.mark.parametrize("text", ["a third party", "the third quarter", "the fifth of November", "im Viertel"])
+def test_ordinals_are_no_fractions(text):
+    assert find_quantities(text) == []
+
+
 def test_years_are_marked_and_qualifiers_read():
     assert [q.maybe_year for q in find_quantities("At the 2010 census its population was 495.")] == [True, False]
     q = one("12,000 employees, about 6 percent", "en") if False else find_quantities("12,000 employees, about 6 percent")[1]
