@@ -167,8 +167,9 @@ def _words_value(run: str, lang: str) -> float | None:
         low = low[1:]
     if not low or low[-1] in {"and", "und", "a"}:
         return None
-    if low in (["dozen"], ["dutzend"]):
-        return 12.0
+    if low[-1] in ("dozen", "dutzend"):  # "a dozen", "two dozen", "ein Dutzend"
+        n = 1.0 if len(low) == 1 or low[:-1] in (["one"], ["ein"], ["eine"]) else _words_value(" ".join(low[:-1]), lang)
+        return 12.0 * n if n else None
     if low in (["one"],) or low in (["ein"], ["eine"], ["einen"], ["eins"]):
         return 1.0
     for language in ([lang, "en", "de"] if lang in ("en", "de") else ["en", "de"]):

@@ -91,6 +91,12 @@ def test_fractions_are_shares_or_scaled_counts_not_the_count_of_their_numerator(
     assert (q.value, q.dimension) == (value, dim)
 
 
+@pytest.mark.parametrize("text,lang,value", [("a dozen people", "en", 12), ("two dozen people", "en", 24),
+                                              ("ein Dutzend Menschen", "de", 12)])
+def test_dozens_count_twelve(text, lang, value):
+    assert one(text, lang).value == value
+
+
 @pytest.mark.parametrize("text", ["a third party", "the third quarter", "the fifth of November", "im Viertel"])
 def test_ordinals_are_no_fractions(text):
     assert find_quantities(text) == []
