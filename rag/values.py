@@ -154,6 +154,12 @@ def _words_value(run: str, lang: str) -> float | None:
     low = [w.lower() for w in words]
     r = resources()
     half = set(r["half_words"])
+    # "one and a half million", "zweieinhalb Millionen", "anderthalb Jahre": a whole number and a half
+    m = re.fullmatch(r"(?P<a>.+?)(?:\s+and\s+a\s+half|einhalb|(?<=^ander)thalb)(?:\s+(?P<s>\S+))?", " ".join(low))
+    if m:
+        whole = 1.0 if m.group("a") == "ander" else _words_value(m.group("a"), lang)
+        scale = r["scales"].get(m.group("s")) if m.group("s") else 1.0
+        return (whole + 0.5) * scale if whole and scale else None
     while len(low) > 1 and low[0] in {"a", "an", "eine", "ein", "einer"} and low[1] in half:
         low = low[1:]
     if low and low[0] in half:

@@ -97,6 +97,14 @@ def test_dozens_count_twelve(text, lang, value):
     assert one(text, lang).value == value
 
 
+@pytest.mark.parametrize("text,lang,value", [("anderthalb Stunden", "de", 1.5), ("eineinhalb Jahre", "de", 1.5),
+                                              ("zweieinhalb Millionen Menschen", "de", 2_500_000),
+                                              ("one and a half million people", "en", 1_500_000),
+                                              ("two and a half years", "en", 2.5)])
+def test_a_whole_number_and_a_half(text, lang, value):
+    assert one(text, lang).value == value
+
+
 @pytest.mark.parametrize("text", ["a third party", "the third quarter", "the fifth of November", "im Viertel"])
 def test_ordinals_are_no_fractions(text):
     assert find_quantities(text) == []
