@@ -38,7 +38,7 @@ from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
 from rag.syntax import is_name_part, noun_phrases, word_tags
 from rag.text import detect_language, fold, stem
-from rag.values import DateValue, Quantity, find_date_values, find_quantities, name_key, resources
+from rag.values import DateValue, Quantity, find_date_values, find_quantities, iso_date, name_key, resources
 
 MODEL_FILE = Path(__file__).with_name("resources") / "reader_model.json"
 
@@ -549,6 +549,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     ent_tokens = [t for t in intent.entity_tokens if not t.isdigit()]
     ent_weights = [(t, (idf(stem(t)) if idf else 1.0) or 1.0) for t in ent_tokens]
     doc_best = max((s.sim for s in sentences), default=0.0)
+    published = iso_date(doc.date)  # days and months stated without a year are read from it
     # noun phrases ("hohen Palmen") are read in the document's best few sentences only (tagging costs time)
     phrase_sents = set(sorted(range(len(sentences)), key=lambda i: -sentences[i].sim)[:_PHRASE_SENTENCES])
     q_words = _content_words(intent.question)
@@ -589,7 +590,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "decimal": float(not float(q.value).is_integer()), "n_type": math.log1p(len(qs))}
                 spans.append((q.start, q.end, _quantity_value(q, s.start, lang), f))
         elif kind == "date":
-            ds = find_date_values(text)
+            ds = find_date_values(text, published)  # "am 4. Juli", "im November": in the year the article's date implies
             for d in ds:
                 life = "/" in d.iso and d.precision == "range" and _is_life_span(text, d)
                 which = intent.life_event if life else None
@@ -608,6 +609,9 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "ev_sent_other": float(bool(sent_ev) and not sent_ev & asked_events and bool(asked_events)),
                      "life_match": float(bool(which)), "life_unasked": float(life and not intent.life_event),
                      "in_parens": float("(" in text[max(0, d.start - 2):d.start]), "n_type": math.log1p(len(ds))}
+                attr = _attributive_event(text, d.start, d.end) if slang == "de" else None
+                if attr is not None and asked_events and attr not in asked_events:
+                    f["ev_clause_other"] = 1.0  # "das im Juni vereinbarte Abkommen": June dates the agreement
                 spans.append((d.start, d.end, v, f))
         else:
             found = _name_spans(text, intent, german=slang == "de", doc_text=doc.text)
@@ -771,6 +775,27 @@ def confidence_features(c: Candidate, others: list[Candidate]) -> dict[str, floa
     second = max((o.choice for o in others if o is not c), default=c.choice - 3.0)
     f.update({"choice": c.choice, "margin": c.choice - second, "n_cands": math.log1p(len(others))})
     return f
+
+
+_ATTRIBUTE_OPENERS = ("ART", "PDAT", "PPOSAT", "PIAT", "PIDAT")
+
+
+def _attributive_event(text: str, a: int, b: int) -> str | None:
+    """The event a German date belongs to when it stands inside an extended attribute of a noun, "das im
+    Juni vereinbarte Abkommen", "der am 19. Juni 2024 unterzeichnete Vertrag": an article, the date's
+    preposition, the date, then a participle used as an adjective and its noun. The date then dates that
+    participle's event (``""`` when the event lexicon does not know it), not the sentence's main verb;
+    ``None`` when the date is no such attribute."""
+    tags = word_tags(text, "de")
+    before = [t for t in tags if t[1] <= a]
+    after = [t for t in tags if t[0] >= b]
+    if len(before) < 2 or len(after) < 2:
+        return None
+    if not (before[-1][2].startswith("APPR") and before[-2][2] in _ATTRIBUTE_OPENERS):
+        return None
+    if not (after[0][2].startswith("ADJ(A)") and after[1][2] == "NN"):
+        return None
+    return event_of(text[after[0][0]:after[0][1]]) or ""
 
 
 def eligible(candidates: list[Candidate]) -> list[Candidate]:

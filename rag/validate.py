@@ -4,11 +4,12 @@ and names that the cited sentences do not contain (the check every LLM answer mu
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 from rag.models import Evidence
 from rag.text import fold, split_sentences
-from rag.values import find_date_values, find_quantities, name_key, same_name
+from rag.values import find_date_values, find_quantities, iso_date, name_key, same_name
 
 CITE = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 
@@ -51,11 +52,15 @@ def unsupported_names(answer_text: str, evidence_text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _figures_supported(sentence: str, support: list[str], lang: str) -> list[str]:
-    """Amounts and dates in ``sentence`` that none of the ``support`` sentences states."""
+def _figures_supported(sentence: str, support: list[str], lang: str,
+                       published: list[date | None] | None = None) -> list[str]:
+    """Amounts and dates in ``sentence`` that none of the ``support`` sentences states (``published``: each
+    support sentence's article date, for the days and months it states without a year)."""
     bad = []
+    refs = published or [None] * len(support)
     sup_q = [q for s in support for lg in ("de", "en") for q in find_quantities(s, lg)]
-    sup_d = {p for s in support for d in find_date_values(s) for p in (d.iso, *d.iso.split("/"))}  # ranges: ends too
+    sup_d = {p for s, ref in zip(support, refs, strict=True) for d in find_date_values(s, ref)
+             for p in (d.iso, *d.iso.split("/"))}  # ranges: ends too
     sup_years = {k[:4] for k in sup_d}
     for q in find_quantities(sentence, lang):
         if q.dimension == "count" and q.value < 13 and q.qualifier == "exact":
@@ -110,7 +115,8 @@ def validate_citations(text: str, evidence: list[Evidence], lang: str,
             nums = [int(n) for n in re.findall(r"\[(\d+)\]", clause)] or [int(n) for n in re.findall(r"\[(\d+)\]", s)] \
                 or cited_all
             support = [by_n[n].quote for n in nums if n in by_n]
-            unsupported += _figures_supported(CITE.sub("", clause), support, lang)
+            published = [iso_date(by_n[n].date) for n in nums if n in by_n]
+            unsupported += _figures_supported(CITE.sub("", clause), support, lang, published)
     cited_text = " ".join(by_n[n].quote for n in cited_all if n in by_n) or " ".join(e.quote for e in evidence)
     names = unsupported_names(own, cited_text)
     return cleaned, {"dropped_citations": sorted(set(dropped)), "uncited_sentences": uncited,

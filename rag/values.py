@@ -469,9 +469,77 @@ def iso_bounds(iso: str) -> tuple[date, date]:
     return date(p[0], 1, 1), date(p[0], 12, 31)
 
 
-def find_date_values(text: str) -> list[DateValue]:
+_MONTH_ABBREVIATIONS = frozenset(k for k in _MONTHS if len(k) <= 4 and any(o != k and o.startswith(k) for o in _MONTHS))
+_DAY_MONTH = [
+    re.compile(rf"(?<![\w.])(?P<d>\d{{1,2}})(?:\.|st|nd|rd|th)?\s+(?:of\s+)?(?P<mn>{MONTH_NAMES})\b"
+               r"(?![.,]?\s*(?:1[0-9]{3}|20[0-9]{2})\b)", re.I),
+    re.compile(rf"\b(?P<mn>{MONTH_NAMES})\.?\s+(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\b(?![.,:]?\d)(?!,?\s*(?:1[0-9]{{3}}|20[0-9]{{2}})\b)",
+               re.I),
+]
+_MONTH_ALONE = re.compile(rf"\b(?:im|in|seit|since|bis|until|till|anfang|ende|mitte|early|late|mid|vom|von|from|ab|by)"
+                          rf"[\s\-]+(?P<mn>{MONTH_NAMES})\b(?![.,]?\s*\d)", re.I)
+
+
+def iso_date(value: str | None) -> date | None:
+    """A date given as ISO text (an article's date), or ``None`` if there is none or it is no valid date."""
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+_PAST_REACH = 270  # days: news reports mostly look back; a day or month further back than this is the coming one
+
+
+def _nearest_year(ref: date, month: int, day: int | None, past_only: bool = False) -> int:
+    """The year of a day or month stated without one, from the article's date (``ref``): the latest such day
+    up to the article's date if it lies at most ``_PAST_REACH`` days back (or the preposition says "since"),
+    else the next one. In an article of 5 December 2024, "am 4. Dezember" and "May 4" are 2024, "im Januar"
+    and "am 12. Dezember" January 2025 and 12 December 2024."""
+    def on(y: int) -> date:
+        return date(y, month, min(day or 15, 28 if month == 2 else 30 if month in (4, 6, 9, 11) else 31))
+    past = ref.year if on(ref.year) <= ref else ref.year - 1
+    if past_only or (ref - on(past)).days <= _PAST_REACH:
+        return past
+    return past + 1
+
+
+def _yearless(text: str, ref: date, taken: list[tuple[int, int]]) -> list[DateValue]:
+    """Days and months stated without a year ("am 4. Juli", "July 4", "im November"), given the year that
+    puts them nearest to the article's date. Month names must be capitalised (English "may"), and a month
+    on its own needs a preposition ("im November", "since March") and its full name."""
+    out = []
+    for pat in _DAY_MONTH:
+        for m in pat.finditer(text):
+            mn = m.group("mn")
+            if not mn[:1].isupper() or any(x <= m.start() < z or x < m.end() <= z for x, z in taken):
+                continue
+            month, day = _MONTHS[mn.lower()], int(m.group("d"))
+            try:
+                d = date(_nearest_year(ref, month, day), month, day)
+            except ValueError:
+                continue
+            out.append(DateValue(iso=d.isoformat(), precision="day", low=d, high=d, start=m.start(), end=m.end(),
+                                 text=m.group(0)))
+            taken.append((m.start(), m.end()))
+    for m in _MONTH_ALONE.finditer(text):
+        mn = m.group("mn")
+        if not mn[:1].isupper() or mn.lower() in _MONTH_ABBREVIATIONS \
+                or any(x <= m.start("mn") < z for x, z in taken):
+            continue
+        month = _MONTHS[mn.lower()]
+        since = m.group(0).lower().startswith(("seit", "since"))
+        iso = f"{_nearest_year(ref, month, None, since):04d}-{month:02d}"
+        out.append(DateValue(iso, "month", *iso_bounds(iso), start=m.start("mn"), end=m.end("mn"), text=mn))
+        taken.append((m.start("mn"), m.end("mn")))
+    return out
+
+
+def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
     """Every date, month, year, decade or year range in ``text``, in order: "8 November 1947",
-    "November 8, 1947", "8.11.1947", "March 2013", "1961", "the 1880s", "late 1964", "1884–1886"."""
+    "November 8, 1947", "8.11.1947", "March 2013", "1961", "the 1880s", "late 1964", "1884–1886",
+    "between 1914 and 1918". With ``ref`` (the article's date), also days and months stated without a
+    year ("am 4. Dezember", "im November"), in the year nearest to it."""
     from rag.text import find_dates
 
     out: list[DateValue] = []
@@ -486,6 +554,8 @@ def find_date_values(text: str) -> list[DateValue]:
         iso = f"{y:04d}-{mo:02d}"
         out.append(DateValue(iso, "month", *iso_bounds(iso), start=a, end=b, text=text[a:b]))
         taken.append((a, b))
+    if ref is not None:
+        out.extend(_yearless(text, ref, taken))
     for m in _YEAR_RANGE.finditer(text):
         y1, y2 = int(m.group("a")), m.group("b")
         y2i = int(y2) if len(y2) == 4 else (y1 // 100) * 100 + int(y2)
@@ -520,9 +590,14 @@ def find_date_values(text: str) -> list[DateValue]:
         prev = merged[-1] if merged else None
         if prev and prev.precision in ("year", "day", "month") and d.precision in ("year", "day", "month") \
                 and (d.precision == prev.precision or "(" in text[max(0, prev.start - 2):prev.start]) \
-                and re.fullmatch(r"\s*(?:[-–—]|to|bis|until)\s*", text[prev.end:d.start]) and prev.low < d.low:
+                and (re.fullmatch(r"\s*(?:[-–—]|to|bis|until)\s*", text[prev.end:d.start])
+                     or (re.fullmatch(r"\s+(?:and|und)\s+", text[prev.end:d.start])
+                         and re.search(r"\b(?:between|zwischen)\s+$", text[max(0, prev.start - 10):prev.start], re.I))) \
+                and prev.low < d.low:
+            lead = re.search(r"\b(?:between|zwischen)\s+$", text[max(0, prev.start - 10):prev.start], re.I)
+            a = prev.start - (len(lead.group(0)) if lead else 0)
             merged[-1] = DateValue(iso=f"{prev.iso}/{d.iso}", precision="range", low=prev.low, high=d.high,
-                                   start=prev.start, end=d.end, text=text[prev.start:d.end])
+                                   start=a, end=d.end, text=text[a:d.end])
             continue
         merged.append(d)
     return merged

@@ -125,6 +125,14 @@ def test_citation_validation():
     assert rep["uncited_sentences"] == ["This sentence cites nothing at all."]
 
 
+def test_a_month_stated_without_a_year_supports_the_year_its_article_date_implies():
+    ev = [_ev(1, "Im November ratifizierten beide Länder das Abkommen.").model_copy(update={"date": "2024-12-05"})]
+    _, rep = validate_citations("Both countries ratified it in November 2024 [1].", ev, "en")
+    assert rep["unsupported_figures"] == []
+    _, rep = validate_citations("Both countries ratified it in November 2023 [1].", ev, "en")
+    assert rep["unsupported_figures"] == ["November 2023"]
+
+
 def _free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

@@ -129,6 +129,38 @@ def test_dates_to_iso(text, iso):
     assert [d.iso for d in find_date_values(text)] == [iso]
 
 
+@pytest.mark.parametrize("text,iso", [("between 1914 and 1918", "1914/1918"), ("zwischen 2005 und 2010", "2005/2010")])
+def test_between_two_years_is_a_range(text, iso):
+    assert [(d.iso, d.text) for d in find_date_values(text)] == [(iso, text)]
+
+
+@pytest.mark.parametrize("text,iso", [
+    ("am 4. Dezember", "2024-12-04"), ("Sie kamen am 3. Oktober.", "2024-10-03"), ("on July 4", "2024-07-04"),
+    ("Im November ratifizierten beide Länder das Abkommen", "2024-11"), ("im Januar sollen sie kommen", "2025-01"),
+    ("seit März", "2024-03"), ("am 12. Dezember", "2024-12-12"), ("the 4th of July", "2024-07-04"),
+])
+def test_a_day_or_month_without_a_year_takes_the_year_the_article_date_implies(text, iso):
+    from datetime import date
+
+    assert [d.iso for d in find_date_values(text, date(2024, 12, 5))] == [iso]
+    assert find_date_values(text) == []  # without the article's date it is no date
+
+
+@pytest.mark.parametrize("text", ["I may go in may", "in Dec", "am 30. Februar"])
+def test_no_yearless_date_where_there_is_none(text):
+    from datetime import date
+
+    assert find_date_values(text, date(2024, 12, 5)) == []
+
+
+def test_a_date_inside_a_german_extended_attribute_dates_the_attribute_not_the_sentence():
+    # "das im Juni vereinbarte Abkommen … ist in Kraft getreten": June is when it was agreed, not in force
+    text = "Indes ist das im Juni 2024 vereinbarte Abkommen in Kraft getreten, am 4. Dezember 2024."
+    assert _eligible_dates("When did the treaty enter into force?", text) == ["2024-12-04"]
+    text = "Das am 19. Juni 2024 unterzeichnete Abkommen trat am 4. Dezember 2024 in Kraft."
+    assert "2024-06-19" in _eligible_dates("When was the treaty signed?", text)
+
+
 @pytest.mark.parametrize("a,b,same", [
     ("Tscherniak", "Cherniak", True), ("Kim Jong-un", "Kim Jong Un", True), ("Selenskyj", "Zelensky", True),
     ("Pjöngjang", "Pyongyang", True), ("Bob Evans", "Mark Wills", False), ("Green River", "Snake River", False),
