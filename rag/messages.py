@@ -157,6 +157,8 @@ def format_date(iso: str, lang: str, qualifier: str = "exact") -> str:
     """ISO (day, month, year, decade or range "a/b") as words: "4 December 2024" / "4. Dezember 2024"."""
     if "/" in iso:
         a, b = iso.split("/", 1)
+        if len(a) == len(b) == 10 and a[:7] == b[:7]:  # days of one month: "4–6 December 2024", "4.–6. Dezember 2024"
+            return f"{int(a[8:])}{'.' if lang == 'de' else ''}–{format_date(b, lang)}"
         return f"{format_date(a, lang)}–{format_date(b, lang)}"
     if iso.endswith("s"):
         return f"{iso[:-1]}er" if lang == "de" else iso

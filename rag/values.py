@@ -264,11 +264,13 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
     clock times, numbers glued to words ("KSGF-FM", "B-52"). Four-digit numbers from 1000 to 2099 without
     unit or currency are kept but marked ``maybe_year``.
     """
-    from rag.text import find_dates
 
     p = _patterns()
     r = resources()
-    blocked = [(a, b) for a, b, _ in find_dates(text)] + [(a, b) for a, b, *_ in _month_year_spans(text)]
+    # dates are no amounts: days, months, decades and day ranges ("4–6 December 2024"); a year stays a
+    # candidate marked maybe_year
+    blocked = [(d.start, d.end) for d in find_date_values(text)
+               if d.precision in ("day", "month", "decade") or (d.precision == "range" and "-" in d.iso)]
     raw: list[Quantity] = []
     for m in p["number"].finditer(text):
         a, b = m.start("num"), m.end("num")
@@ -338,8 +340,8 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
         if lead:
             a += lead.end()
             run = run[lead.end():]
-        if any(q.start <= a < q.end for q in raw):
-            continue
+        if any(q.start <= a < q.end for q in raw) or run.lower() in r["vague_amounts"]:
+            continue  # a bare plural scale ("Millionen von Menschen") is a vague amount, read below
         value = _words_value(run, lang)
         if value is None or value < 2 and not re.search(r"half|halb", run, re.I):
             continue
@@ -535,6 +537,46 @@ def _yearless(text: str, ref: date, taken: list[tuple[int, int]]) -> list[DateVa
     return out
 
 
+_DAY_RANGES = [
+    # "vom 4. bis 6. Dezember 2024", "4.–6. Dezember 2024", "4–6 December 2024", "4 and 5 December 2024"
+    re.compile(rf"(?<![\w.])(?P<d1>\d{{1,2}})(?:\.|st|nd|rd|th)?\s*(?:[-–—]|bis(?:\s+zum)?|to|and|und)\s*"
+               rf"(?P<d2>\d{{1,2}})(?:\.|st|nd|rd|th)?\s+(?P<mn>{MONTH_NAMES})\.?,?\s+(?P<y>\d{{4}})\b", re.I),
+    # "December 4–6, 2024", "December 4 to 6, 2024"
+    re.compile(rf"\b(?P<mn>{MONTH_NAMES})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?\s*(?:[-–—]|to|and)\s*"
+               rf"(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y>\d{{4}})\b", re.I),
+]
+# two-digit decades: "die 90er Jahre", "the '90s", "in den Neunzigern" is left to the words: 1930s to 1990s only
+# ("die 20er Jahre" may be either century)
+_SHORT_DECADE = re.compile(r"(?<![\w'’])(?:['’](?P<a>[3-9]0)s|(?P<b>[3-9]0)(?:er(?:\s+|-)?[Jj]ahren?|s\b))")
+
+
+def _day_ranges(text: str, taken: list[tuple[int, int]]) -> list[DateValue]:
+    out = []
+    for pat in _DAY_RANGES:
+        for m in pat.finditer(text):
+            if any(x <= m.start() < z for x, z in taken):
+                continue
+            month = _MONTHS[m.group("mn").lower()]
+            try:
+                a = date(int(m.group("y")), month, int(m.group("d1")))
+                b = date(int(m.group("y")), month, int(m.group("d2")))
+            except ValueError:
+                continue
+            if b <= a:
+                continue
+            out.append(DateValue(iso=f"{a.isoformat()}/{b.isoformat()}", precision="range", low=a, high=b,
+                                 start=m.start(), end=m.end(), text=m.group(0)))
+            taken.append((m.start(), m.end()))
+    for m in _SHORT_DECADE.finditer(text):
+        if any(x <= m.start() < z for x, z in taken):
+            continue
+        y = 1900 + int(m.group("a") or m.group("b"))
+        out.append(DateValue(iso=f"{y}s", precision="decade", low=date(y, 1, 1), high=date(y + 9, 12, 31),
+                             start=m.start(), end=m.end(), text=m.group(0)))
+        taken.append((m.start(), m.end()))
+    return out
+
+
 def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
     """Every date, month, year, decade or year range in ``text``, in order: "8 November 1947",
     "November 8, 1947", "8.11.1947", "March 2013", "1961", "the 1880s", "late 1964", "1884–1886",
@@ -542,9 +584,11 @@ def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
     year ("am 4. Dezember", "im November"), in the year nearest to it."""
     from rag.text import find_dates
 
-    out: list[DateValue] = []
     taken: list[tuple[int, int]] = []
+    out: list[DateValue] = _day_ranges(text, taken)
     for a, b, iso in find_dates(text):
+        if any(x <= a < z for x, z in taken):
+            continue
         d = date.fromisoformat(iso)
         out.append(DateValue(iso=iso, precision="day", low=d, high=d, start=a, end=b, text=text[a:b]))
         taken.append((a, b))

@@ -110,6 +110,14 @@ def test_ordinals_are_no_fractions(text):
     assert find_quantities(text) == []
 
 
+@pytest.mark.parametrize("text,value", [("mit Hunderten von Kanälen", 200), ("von Tausenden Menschen", 2000),
+                                        ("Millionen von Menschen", 2_000_000), ("Zehntausenden Soldaten", 20000)])
+def test_inflected_and_bare_plural_vague_amounts(text, value):
+    q = one(text, "de")
+    assert (q.value, q.qualifier) == (value, "vague")
+    assert one("zwei Millionen Menschen", "de").qualifier == "exact"
+
+
 def test_years_are_marked_and_qualifiers_read():
     assert [q.maybe_year for q in find_quantities("At the 2010 census its population was 495.")] == [True, False]
     q = one("12,000 employees, about 6 percent", "en") if False else find_quantities("12,000 employees, about 6 percent")[1]
@@ -127,6 +135,20 @@ def test_years_are_marked_and_qualifiers_read():
 ])
 def test_dates_to_iso(text, iso):
     assert [d.iso for d in find_date_values(text)] == [iso]
+
+
+@pytest.mark.parametrize("text,iso,shown", [
+    ("vom 4. bis 6. Dezember 2024", "2024-12-04/2024-12-06", "4–6 December 2024"),
+    ("December 4–6, 2024", "2024-12-04/2024-12-06", "4–6 December 2024"),
+    ("on 4 and 5 December 2024", "2024-12-04/2024-12-05", "4–5 December 2024"),
+    ("die 90er Jahre", "1990s", "1990s"), ("the '90s", "1990s", "1990s"),
+])
+def test_day_ranges_and_two_digit_decades(text, iso, shown):
+    from rag.messages import format_date
+
+    assert [d.iso for d in find_date_values(text)] == [iso] and format_date(iso, "en") == shown
+    assert [q.text for q in find_quantities(text, "de")] == []  # a date's days are no amounts
+    assert find_date_values("die 20er Jahre") == []  # either century
 
 
 @pytest.mark.parametrize("text,iso", [("between 1914 and 1918", "1914/1918"), ("zwischen 2005 und 2010", "2005/2010")])
