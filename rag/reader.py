@@ -786,6 +786,8 @@ def _attributive_event(text: str, a: int, b: int) -> str | None:
     preposition, the date, then a participle used as an adjective and its noun. The date then dates that
     participle's event (``""`` when the event lexicon does not know it), not the sentence's main verb;
     ``None`` when the date is no such attribute."""
+    if not (re.search(r"\b\w+\s+\w+\s+$", text[max(0, a - 40):a]) and re.match(r"\s+[a-zäöüß]+\s+[A-ZÄÖÜ]", text[b:b + 60])):
+        return None  # the shape is missing (two words before, a lowercase word and a noun after): no tagging
     tags = word_tags(text, "de")
     before = [t for t in tags if t[1] <= a]
     after = [t for t in tags if t[0] >= b]
