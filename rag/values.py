@@ -577,11 +577,50 @@ def _day_ranges(text: str, taken: list[tuple[int, int]]) -> list[DateValue]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _relative_patterns() -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
+    r = resources()
+    days = re.compile(rf"(?<![\w])(?P<w>{_alternation(list(r['relative_days']))})(?![\w])", re.I)
+    years = re.compile(rf"(?<![\w])(?:im\s+|in\s+)?(?P<w>{_alternation(list(r['relative_years']))})(?![\w])", re.I)
+    names = [w for ws in r["weekdays"].values() for w in ws]
+    weekdays = re.compile(rf"(?<![\w])(?:on|am|last|vergangenen|letzten)\s+(?P<w>{_alternation(names)})(?![\w])", re.I)
+    return days, years, weekdays
+
+
+def _relative(text: str, ref: date, taken: list[tuple[int, int]]) -> list[DateValue]:
+    """Days and years stated relative to the article's date (``ref``): "yesterday", "gestern", "am Montag"
+    (the latest Monday up to the article's date), "im vergangenen Jahr", "this year"."""
+    r = resources()
+    days, years, weekdays = _relative_patterns()
+    names = {w: i for ws in r["weekdays"].values() for i, w in enumerate(ws)}
+    out = []
+
+    def add(a: int, b: int, dv: DateValue) -> None:
+        if not any(x <= a < z or x < b <= z for x, z in taken):
+            out.append(dv)
+            taken.append((a, b))
+
+    for m in days.finditer(text):
+        d = date.fromordinal(ref.toordinal() - int(r["relative_days"][m.group("w").lower()]))
+        add(m.start("w"), m.end("w"), DateValue(d.isoformat(), "day", d, d, m.start("w"), m.end("w"), m.group("w")))
+    for m in weekdays.finditer(text):
+        if not m.group("w")[:1].isupper():
+            continue
+        d = date.fromordinal(ref.toordinal() - (ref.weekday() - names[m.group("w").lower()]) % 7)
+        add(m.start("w"), m.end("w"), DateValue(d.isoformat(), "day", d, d, m.start("w"), m.end("w"), m.group("w")))
+    for m in years.finditer(text):
+        y = ref.year - int(r["relative_years"][m.group("w").lower()])
+        add(m.start("w"), m.end("w"), DateValue(f"{y:04d}", "year", date(y, 1, 1), date(y, 12, 31), m.start("w"),
+                                                m.end("w"), m.group("w")))
+    return out
+
+
 def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
     """Every date, month, year, decade or year range in ``text``, in order: "8 November 1947",
     "November 8, 1947", "8.11.1947", "March 2013", "1961", "the 1880s", "late 1964", "1884–1886",
     "between 1914 and 1918". With ``ref`` (the article's date), also days and months stated without a
-    year ("am 4. Dezember", "im November"), in the year nearest to it."""
+    year ("am 4. Dezember", "im November"), in the year nearest to it, and dates relative to it
+    ("gestern", "am Montag", "im vergangenen Jahr")."""
     from rag.text import find_dates
 
     taken: list[tuple[int, int]] = []
@@ -599,7 +638,9 @@ def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
         out.append(DateValue(iso, "month", *iso_bounds(iso), start=a, end=b, text=text[a:b]))
         taken.append((a, b))
     if ref is not None:
-        out.extend(_yearless(text, ref, taken))
+        # "am Montag (28.04.2025)": a day the text also states in full is not read twice
+        stated = {d.iso for d in out}
+        out.extend(d for d in _yearless(text, ref, taken) + _relative(text, ref, taken) if d.iso not in stated)
     for m in _YEAR_RANGE.finditer(text):
         y1, y2 = int(m.group("a")), m.group("b")
         y2i = int(y2) if len(y2) == 4 else (y1 // 100) * 100 + int(y2)

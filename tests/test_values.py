@@ -168,6 +168,25 @@ def test_a_day_or_month_without_a_year_takes_the_year_the_article_date_implies(t
     assert find_date_values(text) == []  # without the article's date it is no date
 
 
+@pytest.mark.parametrize("text,iso", [
+    ("Nordkorea hat am Montag erstmals bestätigt", "2025-04-28"), ("on Monday, the ministry said", "2025-04-28"),
+    ("am Dienstag", "2025-04-29"), ("gestern", "2025-04-28"), ("vorgestern", "2025-04-27"),
+    ("im vergangenen Jahr", "2024"), ("last year", "2024"), ("in diesem Jahr", "2025"), ("Im Vorjahr", "2024"),
+])
+def test_a_date_relative_to_the_article_date(text, iso):
+    from datetime import date
+
+    assert [d.iso for d in find_date_values(text, date(2025, 4, 29))] == [iso]  # a Tuesday
+    assert find_date_values(text) == []
+
+
+def test_a_relative_day_the_text_also_states_in_full_is_read_once():
+    from datetime import date
+
+    text = "Nordkorea hat am Montag (28.04.2025) erstmals bestätigt"
+    assert [d.text for d in find_date_values(text, date(2025, 4, 28))] == ["28.04.2025"]
+
+
 @pytest.mark.parametrize("text", ["I may go in may", "in Dec", "am 30. Februar"])
 def test_no_yearless_date_where_there_is_none(text):
     from datetime import date
