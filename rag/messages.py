@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from datetime import date
 
+from rag.values import unit_label
+
 MONTHS = {
     "en": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"],
@@ -139,8 +141,6 @@ def format_quantity(value: float, low: float, high: float, qualifier: str, unit:
             sym = _CURRENCY_SHOW.get(unit)
             return f"{sym}{s}" if sym and lang == "en" else f"{s} {sym or unit}"
         if unit:
-            from rag.values import unit_label
-
             return f"{s} {_UNIT_SHOW.get(unit) or unit_label(unit, lang, x) or unit}"
         return s
 

@@ -291,11 +291,16 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
 # ---------------------------------------------------------------- events and clauses
 
 @functools.lru_cache(maxsize=1)
-def _event_groups() -> list[tuple[str, frozenset[str]]]:
+def _event_groups() -> dict[str, list[tuple[str, str]]]:
+    """Each event word's shared beginning (:func:`_event_prefix`) with its event, filed under its first six
+    letters, so that a word is looked up, not compared with every prefix."""
     r = resources()
     family = {g: fam for fam, groups in r.get("event_families", {}).items() for g in groups}
-    return [(family.get(name, name), frozenset(_event_prefix(fold(w)) for w in words))
-            for name, words in r["event_groups"].items()]
+    index: dict[str, list[tuple[str, str]]] = {}
+    for name, words in r["event_groups"].items():
+        for p in dict.fromkeys(_event_prefix(fold(w)) for w in words):
+            index.setdefault(p[:6], []).append((p, family.get(name, name)))
+    return index
 
 
 def _event_prefix(word: str) -> str:
@@ -308,10 +313,7 @@ def event_of(word: str) -> str | None:
     """The event a word names ("unterzeichneten" -> signing; "founded" and "opened" -> origin), by the
     beginning its inflected forms share (:func:`_event_prefix`)."""
     f = fold(word)
-    for name, prefixes in _event_groups():
-        if any(f.startswith(p) and (len(p) > 6 or f[:6] == p) for p in prefixes):
-            return name
-    return None
+    return next((name for p, name in _event_groups().get(f[:6], ()) if f.startswith(p)), None)
 
 
 def _events(text: str) -> set[str]:

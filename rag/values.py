@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from rag.text import _MONTHS, MONTH_NAMES, fold
+from rag.text import _MONTHS, MONTH_NAMES, find_dates, fold
 
 _RESOURCES = Path(__file__).with_name("resources") / "language.yaml"
 
@@ -239,8 +239,7 @@ def _fractions(text: str, lang: str) -> list[Quantity]:
         frac, num = m.group("f").lower(), m.group("n").lower()
         if frac in r["fractions"]["en"] and not frac.endswith("s") and not (m.group("of") and num in ("a", "an", "one")):
             continue
-        n = float(num) if num.isdigit() else (1.0 if num in ("a", "an", "ein", "eine", "einem", "einer", "one")
-                                              else _words_value(num, lang))
+        n = float(num) if num.isdigit() else 1.0 if num in ("a", "an", "einem", "einer") else _words_value(num, lang)
         if not n:
             continue
         share = n / dens[frac]
@@ -482,6 +481,11 @@ _MONTH_ALONE = re.compile(rf"\b(?:im|in|seit|since|bis|until|till|anfang|ende|mi
                           rf"[\s\-]+(?P<mn>{MONTH_NAMES})\b(?![.,]?\s*\d)", re.I)
 
 
+def _overlaps(a: int, b: int, taken: list[tuple[int, int]]) -> bool:
+    """Whether the span ``a:b`` begins or ends inside a span already read as a date."""
+    return any(x <= a < z or x < b <= z for x, z in taken)
+
+
 def iso_date(value: str | None) -> date | None:
     """A date given as ISO text (an article's date), or ``None`` if there is none or it is no valid date."""
     try:
@@ -514,7 +518,7 @@ def _yearless(text: str, ref: date, taken: list[tuple[int, int]]) -> list[DateVa
     for pat in _DAY_MONTH:
         for m in pat.finditer(text):
             mn = m.group("mn")
-            if not mn[:1].isupper() or any(x <= m.start() < z or x < m.end() <= z for x, z in taken):
+            if not mn[:1].isupper() or _overlaps(m.start(), m.end(), taken):
                 continue
             month, day = _MONTHS[mn.lower()], int(m.group("d"))
             try:
@@ -596,7 +600,7 @@ def _relative(text: str, ref: date, taken: list[tuple[int, int]]) -> list[DateVa
     out = []
 
     def add(a: int, b: int, dv: DateValue) -> None:
-        if not any(x <= a < z or x < b <= z for x, z in taken):
+        if not _overlaps(a, b, taken):
             out.append(dv)
             taken.append((a, b))
 
@@ -621,8 +625,6 @@ def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
     "between 1914 and 1918". With ``ref`` (the article's date), also days and months stated without a
     year ("am 4. Dezember", "im November"), in the year nearest to it, and dates relative to it
     ("gestern", "am Montag", "im vergangenen Jahr")."""
-    from rag.text import find_dates
-
     taken: list[tuple[int, int]] = []
     out: list[DateValue] = _day_ranges(text, taken)
     for a, b, iso in find_dates(text):
@@ -632,7 +634,7 @@ def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
         out.append(DateValue(iso=iso, precision="day", low=d, high=d, start=a, end=b, text=text[a:b]))
         taken.append((a, b))
     for a, b, y, mo in _month_year_spans(text):
-        if any(x <= a < z or x < b <= z for x, z in taken):
+        if _overlaps(a, b, taken):
             continue
         iso = f"{y:04d}-{mo:02d}"
         out.append(DateValue(iso, "month", *iso_bounds(iso), start=a, end=b, text=text[a:b]))
@@ -669,21 +671,21 @@ def find_date_values(text: str, ref: date | None = None) -> list[DateValue]:
         out.append(dv)
         taken.append((a, b))
     out.sort(key=lambda d: d.start)
-    # year ranges "1884–1886", "1912-1914", "1790 to 1794"
+    # year ranges "1884–1886", "1912-1914", "1790 to 1794", "between 1914 and 1918"
+    range_lead = _patterns()["range_lead"]
     merged: list[DateValue] = []
     for d in out:
         prev = merged[-1] if merged else None
         if prev and prev.precision in ("year", "day", "month") and d.precision in ("year", "day", "month") \
                 and (d.precision == prev.precision or "(" in text[max(0, prev.start - 2):prev.start]) \
-                and (re.fullmatch(r"\s*(?:[-–—]|to|bis|until)\s*", text[prev.end:d.start])
-                     or (re.fullmatch(r"\s+(?:and|und)\s+", text[prev.end:d.start])
-                         and re.search(r"\b(?:between|zwischen)\s+$", text[max(0, prev.start - 10):prev.start], re.I))) \
                 and prev.low < d.low:
-            lead = re.search(r"\b(?:between|zwischen)\s+$", text[max(0, prev.start - 10):prev.start], re.I)
-            a = prev.start - (len(lead.group(0)) if lead else 0)
-            merged[-1] = DateValue(iso=f"{prev.iso}/{d.iso}", precision="range", low=prev.low, high=d.high,
-                                   start=a, end=d.end, text=text[a:d.end])
-            continue
+            gap = text[prev.end:d.start]
+            lead = range_lead.search(text[max(0, prev.start - 10):prev.start])
+            if re.fullmatch(r"\s*(?:[-–—]|to|bis|until)\s*", gap) or (lead and re.fullmatch(r"\s+(?:and|und)\s+", gap)):
+                a = prev.start - (len(lead.group(0)) if lead else 0)
+                merged[-1] = DateValue(iso=f"{prev.iso}/{d.iso}", precision="range", low=prev.low, high=d.high,
+                                       start=a, end=d.end, text=text[a:d.end])
+                continue
         merged.append(d)
     return merged
 
