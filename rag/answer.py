@@ -17,13 +17,23 @@ from typing import Any
 
 from rag.compare import compare
 from rag.compose import compose, refusal
+from rag.config import SpanSettings
 from rag.errors import LLMError, RagError
 from rag.intent import Intent, analyse
 from rag.messages import t
 from rag.models import Answer, Citation, Comparison, Evidence, SourceReading
 from rag.phrase import phrase_with_llm
-from rag.reader import DocumentReading, Sentence, addresses_a_model, decide, document_sentences, prepare_documents
+from rag.reader import (
+    DocumentReading,
+    Sentence,
+    addresses_a_model,
+    decide,
+    document_sentences,
+    prepare_documents,
+    repeats_question,
+)
 from rag.retrieval import Filters
+from rag.span_reader import Span, grow_window, span_reader
 from rag.text import detect_language
 from rag.validate import validate_citations
 
@@ -220,7 +230,9 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     else:
         extractive = compose(intent, comparison, evidence, lang)
         answer.answer = extractive
-        answer.short_answer = short_answer(g, comparison, readings)
+        # the span reader stands in for the deterministic reader's short answer, not for the LLM reader's
+        answer.short_answer = short_answer(g, comparison, readings, evidence,
+                                           settings.answer.span if reader is None else None)
         if backend_name != "none" and phrase:
             phrase_with_llm(engine, answer, backend_name, extractive, comparison, on_token, llm_model)
         elif on_token:
@@ -235,9 +247,14 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     return answer
 
 
-def short_answer(g: Gathered, comparison: Comparison | None, readings: list[SourceReading]) -> str:
-    """The answer in a few words: the values the sources state (decisive ones first); where no source
-    states one, the clause around the likeliest value, else the best evidence sentence's first clause."""
+def short_answer(g: Gathered, comparison: Comparison | None, readings: list[SourceReading],
+                 evidence: list[Evidence] | None = None, span: SpanSettings | None = None) -> str:
+    """The answer in a few words. For the answer types the span reader takes (``answer.span.types``): the
+    best span it finds in the first evidence passages, where it finds one; otherwise the values the sources
+    state (decisive ones first), else the clause around the likeliest value."""
+    copied = span_answer(g, evidence or [], span) if span is not None else None
+    if copied is not None:
+        return copied.text
     if comparison is not None and comparison.groups:
         return "; ".join(gr.display for gr in comparison.groups if gr.decisive) or comparison.groups[0].display
     best = [(max(d.candidates, key=lambda c: c.choice), r.confidence) for d, r in zip(g.work, readings, strict=True)
@@ -245,6 +262,45 @@ def short_answer(g: Gathered, comparison: Comparison | None, readings: list[Sour
     if best:
         return max(best, key=lambda cr: cr[1])[0].window
     return ""
+
+
+_SPAN_ALTERNATIVES = 5  # spans looked at per passage for one that is not the question's own words
+
+
+def passage_around(g: Gathered, e: Evidence) -> str:
+    """The evidence sentence with its neighbours in the document, up to the span reader's passage size."""
+    text = g.documents[e.doc_id].text
+    spans = sorted((s.start, s.end) for s in g.sentences.get(e.doc_id, []))
+    if (e.start, e.end) not in spans:
+        return text[e.start:e.end]
+    lo, hi = grow_window(spans, spans.index((e.start, e.end)))
+    return text[spans[lo][0]:spans[hi][1]]
+
+
+def span_answer(g: Gathered, evidence: list[Evidence], settings: SpanSettings) -> Span | None:
+    """The span reader's best answer span in the first ``settings.passages`` evidence passages (each
+    evidence sentence with its neighbours; one passage per document), or None where the question's type is
+    not one it answers or the best span's score falls below ``settings.min_score``. A span made only of the question's own
+    words ("Putin" for "Whom did Putin thank?") is never the answer: the next best one is taken."""
+    if not settings.enabled or g.intent.answer_type not in settings.types or not evidence:
+        return None
+    reader = span_reader(settings.adapter_path)
+    best: Span | None = None
+    docs: set[str] = set()
+    for e in evidence:
+        if len(docs) >= settings.passages:
+            break
+        if e.doc_id in docs:
+            continue
+        docs.add(e.doc_id)
+        for found in reader.read(g.intent.question, passage_around(g, e), e.n, top=_SPAN_ALTERNATIVES):
+            if found.text and repeats_question(found.text, g.intent.question) < 1.0:
+                if best is None or found.score > best.score:
+                    best = found
+                break
+    if best is None or (settings.min_score is not None and best.score < settings.min_score):
+        return None
+    return best
 
 
 def _llm_reader(engine: Any, g: Gathered, backend_name: str, llm_model: str | None,

@@ -147,11 +147,32 @@ class ReaderSettings(_Section):
     duplicate_similarity: float = Field(0.8, ge=0, le=1)  # cited sentences this similar (Jaccard) are one text
 
 
+class SpanSettings(_Section):
+    """The extractive span reader (rag/span_reader.py): the short answer of questions that ask for a name
+    or free text, copied from the best evidence passages; tuned on the development parts only (README)."""
+
+    enabled: bool = True
+    types: list[str] = Field(default_factory=lambda: ["name", "person", "place", "text"])  # answer types it answers
+    passages: int = Field(1, ge=1, le=10)  # evidence passages read, one per document (best first)
+    min_score: float | None = None  # a span's score over the model's "no answer here" it needs (None: any)
+    adapter_path: Path | None = None  # null = rag/resources/span_adapter.npz
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, v: list[str]) -> list[str]:
+        known = ("quantity", "date", "person", "place", "name", "text")
+        for a in v:
+            if a not in known:
+                raise ValueError(f"unknown answer type {a!r} (choose from {', '.join(known)})")
+        return v
+
+
 class AnswerSettings(_Section):
     max_evidence: int = Field(6, ge=1, le=30)
     min_score: float = Field(0.785, ge=0, le=1)
     max_question_chars: int = Field(2000, ge=10)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
+    span: SpanSettings = Field(default_factory=SpanSettings)
 
 
 class ServerSettings(_Section):

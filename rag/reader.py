@@ -709,6 +709,19 @@ def _question_overlap(words: list[str], q_words: set[str], q_stems: set[str], cr
     return hits / len(content)
 
 
+def repeats_question(text: str, question: str) -> float:
+    """The share of ``text``'s content words that ``question`` itself uses, in either language's spelling
+    (0.0 for a text without content words)."""
+    q_words = _content_words(question)
+    q_stems = {stem(w) for w in q_words}
+    content = [w for w in (fold(t) for t in _TOKEN.findall(text)) if w not in stopwords()]
+    if not content:
+        return 0.0
+    hits = sum(1 for w in content if stem(w) in q_stems or _prop_match(stem(w), q_stems) or _spelled_alike(w, q_words)
+               or any(_spelled_alike(q, {w}) for q in q_words))
+    return hits / len(content)
+
+
 def _prop_fraction(toks: list[tuple[int, int, str]], props: set[str]) -> float:
     if not props:
         return 0.0

@@ -377,3 +377,25 @@ def test_ui_marks_each_model_sentence_and_a_moved_citation():
         {"text": "They took Belgorod.", "cites": [2], "ok": False, "problems": ["not in its sources: Belgorod"]}]}, "en")
     assert "✓ They helped retake Kursk. <small>(citation moved: [2] → [1])</small>" in html
     assert "✗ They took Belgorod. <small>(not in its sources: Belgorod)</small>" in html
+
+
+def test_name_questions_take_their_short_answer_from_the_span_reader(engine):
+    """A who/where question's short answer is a few words copied from the first evidence passage (never the
+    question's own words); with ``answer.span.enabled`` off it is the typed reader's clause again."""
+    from rag.reader import repeats_question
+
+    question = "Where are North Korean soldiers stationed according to the National Resistance Center?"
+    ans = ask(engine, question)
+    assert ans.answerable and ans.answer_type == "place"
+    first = engine.retriever.data.documents[ans.evidence[0].doc_id].text
+    assert ans.short_answer and ans.short_answer in first
+    assert len(ans.short_answer.split()) <= 8
+    assert repeats_question(ans.short_answer, question) < 1.0
+    off = engine.settings.model_copy(deep=True)
+    off.answer.span.enabled = False
+    engine.settings, saved = off, engine.settings
+    try:
+        plain = ask(engine, question)
+    finally:
+        engine.settings = saved
+    assert plain.answer == ans.answer and plain.short_answer != ans.short_answer
