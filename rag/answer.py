@@ -280,8 +280,9 @@ def passage_around(g: Gathered, e: Evidence) -> str:
 def span_answer(g: Gathered, evidence: list[Evidence], settings: SpanSettings) -> Span | None:
     """The span reader's best answer span in the first ``settings.passages`` evidence passages (each
     evidence sentence with its neighbours; one passage per document), or None where the question's type is
-    not one it answers or the best span's score falls below ``settings.min_score``. A span made only of the question's own
-    words ("Putin" for "Whom did Putin thank?") is never the answer: the next best one is taken."""
+    not one it answers or the best span's score falls below ``settings.min_score``. A span made only of
+    the question's own words ("Putin" for "Whom did Putin thank?") is never the answer: the next best one of
+    the passage is taken."""
     if not settings.enabled or g.intent.answer_type not in settings.types or not evidence:
         return None
     reader = span_reader(settings.adapter_path)
@@ -294,7 +295,7 @@ def span_answer(g: Gathered, evidence: list[Evidence], settings: SpanSettings) -
             continue
         docs.add(e.doc_id)
         for found in reader.read(g.intent.question, passage_around(g, e), e.n, top=_SPAN_ALTERNATIVES):
-            if found.text and repeats_question(found.text, g.intent.question) < 1.0:
+            if repeats_question(found.text, g.intent.question) < 1.0:
                 if best is None or found.score > best.score:
                     best = found
                 break

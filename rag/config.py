@@ -160,7 +160,11 @@ class SpanSettings(_Section):
     @field_validator("types")
     @classmethod
     def _known_types(cls, v: list[str]) -> list[str]:
-        known = ("quantity", "date", "person", "place", "name", "text")
+        from typing import get_args
+
+        from rag.intent import AnswerType  # imported here: the intent module loads language data
+
+        known = get_args(AnswerType)
         for a in v:
             if a not in known:
                 raise ValueError(f"unknown answer type {a!r} (choose from {', '.join(known)})")

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from rag.evaluation import part_of
-from rag.span_reader import ADAPTER_FILE, E5Weights, encode_pair, grow_window
+from rag.span_reader import ADAPTER_FILE, LINEAR, E5Weights, encode_pair, grow_window
 from rag.text import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,17 +124,16 @@ def _torch_encoder(w: E5Weights, rank: int, frozen: int) -> Any:
     import torch.nn.functional as F  # noqa: N812
     from torch import nn
 
-    H, FF, NH = w.H, w.FF, w.NH
-    shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+    H, NH = w.H, w.NH
 
     def const(x: np.ndarray) -> nn.Parameter:
         return nn.Parameter(torch.from_numpy(np.ascontiguousarray(x)), requires_grad=False)
 
     class Linear(nn.Module):
-        def __init__(self, name: str, r: int) -> None:
+        def __init__(self, li: int, name: str, r: int) -> None:
             super().__init__()
-            weight = w.tensor(f"{name}.w").reshape(shapes[name.split(".")[1]])
-            self.w, self.b, self.r = const(weight), const(w.tensor(f"{name}.b")), r
+            weight = w.matrix(li, name)
+            self.w, self.b, self.r = const(weight), const(w.tensor(f"l{li}.{name}.b")), r
             if r:
                 self.A = nn.Parameter(torch.randn(r, weight.shape[1]) / math.sqrt(weight.shape[1]))
                 self.B = nn.Parameter(torch.zeros(weight.shape[0], r))
@@ -146,8 +145,8 @@ def _torch_encoder(w: E5Weights, rank: int, frozen: int) -> Any:
     class Layer(nn.Module):
         def __init__(self, li: int, r: int) -> None:
             super().__init__()
-            for ours, theirs in (("q", "q"), ("k", "k"), ("v", "v"), ("o", "ao"), ("fi", "fi"), ("fo", "fo")):
-                setattr(self, ours, Linear(f"l{li}.{theirs}", r))
+            for ours, theirs in LINEAR:
+                setattr(self, ours, Linear(li, theirs, r))
             for ln in ("aln", "oln"):
                 setattr(self, ln + "_w", const(w.tensor(f"l{li}.{ln}.w")))
                 setattr(self, ln + "_b", const(w.tensor(f"l{li}.{ln}.b")))

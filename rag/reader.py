@@ -697,15 +697,18 @@ def _content_words(text: str) -> set[str]:
     return {fold(w) for w in _TOKEN.findall(text) if fold(w) not in stop and not w[:1].isdigit()}
 
 
-def _question_overlap(words: list[str], q_words: set[str], q_stems: set[str], cross: bool) -> float:
+def _question_overlap(words: list[str], q_words: set[str], q_stems: set[str], cross: bool,
+                      both_ways: bool = False) -> float:
     """The share of a candidate's content words that the question itself uses (an answer seldom repeats
-    the question); across languages a word also counts in its other spelling (Europa/Europe)."""
+    the question); across languages a word also counts in its other spelling (Europa/Europe), and with
+    ``both_ways`` also where the question's word is the longer spelling (Frankreich for France)."""
     stop = stopwords()
     content = [fold(w) for w in words if fold(w) not in stop]
     if not content:
         return 0.0
     hits = sum(1 for w in content if stem(w) in q_stems or _prop_match(stem(w), q_stems)
-               or (cross and _spelled_alike(w, q_words)))
+               or (cross and _spelled_alike(w, q_words))
+               or (both_ways and any(_spelled_alike(q, {w}) for q in q_words)))
     return hits / len(content)
 
 
@@ -713,13 +716,7 @@ def repeats_question(text: str, question: str) -> float:
     """The share of ``text``'s content words that ``question`` itself uses, in either language's spelling
     (0.0 for a text without content words)."""
     q_words = _content_words(question)
-    q_stems = {stem(w) for w in q_words}
-    content = [w for w in (fold(t) for t in _TOKEN.findall(text)) if w not in stopwords()]
-    if not content:
-        return 0.0
-    hits = sum(1 for w in content if stem(w) in q_stems or _prop_match(stem(w), q_stems) or _spelled_alike(w, q_words)
-               or any(_spelled_alike(q, {w}) for q in q_words))
-    return hits / len(content)
+    return _question_overlap(_TOKEN.findall(text), q_words, {stem(w) for w in q_words}, True, both_ways=True)
 
 
 def _prop_fraction(toks: list[tuple[int, int, str]], props: set[str]) -> float:

@@ -132,6 +132,11 @@ class E5Weights:
             return np.frombuffer(self.buf, dtype=np.float32, count=count, offset=off).copy()
         return _dequant(memoryview(self.buf)[off:off + size], count)
 
+    def matrix(self, layer: int, name: str) -> np.ndarray:
+        """A layer's linear map ``name`` (q, k, v, ao, fi, fo) as an (out, in) float32 matrix."""
+        shape = {"fi": (self.FF, self.H), "fo": (self.H, self.FF)}.get(name, (self.H, self.H))
+        return self.tensor(f"l{layer}.{name}.w").reshape(shape)
+
     def word_rows(self, ids: list[int]) -> np.ndarray:
         """Word embeddings of ``ids`` (only those rows are dequantised: the table is 96M weights)."""
         _, _, off, _ = self.dir["emb.word"]
@@ -224,7 +229,8 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return (x - mu) / np.sqrt(var + eps) * w + b
 
 
-_LINEAR = (("q", "q"), ("k", "k"), ("v", "v"), ("o", "ao"), ("fi", "fi"), ("fo", "fo"))
+# each layer's linear maps: the adapter's name, the model file's name
+LINEAR = (("q", "q"), ("k", "k"), ("v", "v"), ("o", "ao"), ("fi", "fi"), ("fo", "fo"))
 
 
 class SpanModel:
@@ -232,16 +238,15 @@ class SpanModel:
 
     def __init__(self, weights: E5Weights, adapter: dict[str, np.ndarray]) -> None:
         self.w = weights
-        H, FF = weights.H, weights.FF
-        shapes = {"q": (H, H), "k": (H, H), "v": (H, H), "ao": (H, H), "fi": (FF, H), "fo": (H, FF)}
+        H = weights.H
         self.pos = weights.tensor("emb.pos").reshape(weights.MAXP, H)
         self.ttype = weights.tensor("emb.type").reshape(-1, H)[0]
         self.eln = (weights.tensor("emb.ln.w"), weights.tensor("emb.ln.b"))
         self.layers: list[dict[str, np.ndarray]] = []
         for li in range(weights.NL):
             layer: dict[str, np.ndarray] = {}
-            for ours, theirs in _LINEAR:
-                mat = weights.tensor(f"l{li}.{theirs}.w").reshape(shapes[theirs])
+            for ours, theirs in LINEAR:
+                mat = weights.matrix(li, theirs)
                 a, b = adapter.get(f"layers.{li}.{ours}.A"), adapter.get(f"layers.{li}.{ours}.B")
                 if a is not None and b is not None:
                     mat = mat + b.astype(np.float32) @ a.astype(np.float32)
