@@ -261,30 +261,46 @@ class SpanModel:
 
     def logits(self, ids: list[int]) -> np.ndarray:
         """Start and end scores, shape (tokens, 2), for one sequence."""
-        return self.hidden(ids) @ self.head_w + self.head_b
+        return self.logits_many([ids])[0]
+
+    def logits_many(self, seqs: list[list[int]]) -> list[np.ndarray]:
+        """Start and end scores of several sequences at once (one (tokens, 2) array each)."""
+        return [h @ self.head_w + self.head_b for h in self.hidden_many(seqs)]
 
     def hidden(self, ids: list[int]) -> np.ndarray:
         """The encoder's last hidden states, shape (tokens, 384), for one sequence."""
+        return self.hidden_many([ids])[0]
+
+    def hidden_many(self, seqs: list[list[int]]) -> list[np.ndarray]:
+        """The last hidden states of several sequences. Their tokens go through the linear maps as one
+        matrix (several short passages cost about a quarter of reading them one by one); attention stays
+        within each sequence."""
         w = self.w
-        T, H, NH = len(ids), w.H, w.NH
+        H, NH = w.H, w.NH
         hd = H // NH
-        uniq, inv = np.unique(np.array(ids), return_inverse=True)
-        x = w.word_rows(uniq.tolist())[inv] + self.pos[:T] + self.ttype
+        lens = [len(s) for s in seqs]
+        bounds = np.cumsum([0, *lens])
+        ids = np.concatenate([np.asarray(s, dtype=np.int64) for s in seqs])
+        pos = np.concatenate([np.arange(n) for n in lens])
+        uniq, inv = np.unique(ids, return_inverse=True)
+        x = w.word_rows(uniq.tolist())[inv] + self.pos[pos] + self.ttype
         x = _layer_norm(x, *self.eln, w.eps)
         scale = 1.0 / np.sqrt(hd)
         for L in self.layers:
-            q = (x @ L["q"] + L["q_b"]).reshape(T, NH, hd).transpose(1, 0, 2)
-            k = (x @ L["k"] + L["k_b"]).reshape(T, NH, hd).transpose(1, 0, 2)
-            v = (x @ L["v"] + L["v_b"]).reshape(T, NH, hd).transpose(1, 0, 2)
-            att = q @ k.transpose(0, 2, 1) * scale
-            att = np.exp(att - att.max(-1, keepdims=True))
-            att /= att.sum(-1, keepdims=True)
-            ctx = (att @ v).transpose(1, 0, 2).reshape(T, H)
+            q, k, v = (x @ L[n] + L[n + "_b"] for n in ("q", "k", "v"))
+            ctx = np.empty_like(x)
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+                n = int(b - a)
+                qs, ks, vs = (m[a:b].reshape(n, NH, hd).transpose(1, 0, 2) for m in (q, k, v))
+                att = qs @ ks.transpose(0, 2, 1) * scale
+                att = np.exp(att - att.max(-1, keepdims=True))
+                att /= att.sum(-1, keepdims=True)
+                ctx[a:b] = (att @ vs).transpose(1, 0, 2).reshape(n, H)
             x = _layer_norm(x + ctx @ L["o"] + L["o_b"], L["aln_w"], L["aln_b"], w.eps)
             h = x @ L["fi"] + L["fi_b"]
             h = _gelu(h)
             x = _layer_norm(x + h @ L["fo"] + L["fo_b"], L["oln_w"], L["oln_b"], w.eps)
-        return x
+        return [x[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
 def encode_pair(w: E5Weights, question: str, passage: str) -> tuple[list[int], int, list[tuple[int, int]]]:
@@ -320,33 +336,58 @@ class SpanReader:
         Returns:
             The spans, best first; empty for an empty passage.
         """
-        if not passage.strip():
-            return []
-        ids, base, offs = encode_pair(self.model.w, question, passage)
-        lg = self.model.logits(ids)
-        null = float(lg[0, 0] + lg[0, 1])
-        n = len(offs)
-        s, e = lg[base:base + n, 0], lg[base:base + n, 1]
-        pair = s[:, None] + e[None, :]
-        width = np.arange(n)[None, :] - np.arange(n)[:, None]
-        pair[(width < 0) | (width >= MAX_SPAN_TOKENS)] = -np.inf
-        out: list[Span] = []
-        taken = np.zeros(n, dtype=bool)
-        for flat in np.argsort(pair, axis=None)[::-1]:
-            i, j = divmod(int(flat), n)
-            if not np.isfinite(pair[i, j]) or len(out) >= top:
-                break
-            if taken[i:j + 1].any():
-                continue
-            taken[i:j + 1] = True
-            a, b = offs[i][0], offs[j][1]
-            lead = len(passage[a:b]) - len(passage[a:b].lstrip())
-            text = passage[a:b].strip()
-            if not text:
-                continue
-            out.append(Span(passage=index, start=a + lead, end=a + lead + len(text), text=text,
-                            score=float(pair[i, j]) - null))
+        return self.read_many(question, [passage], top, [index])[0]
+
+    def read_many(self, question: str, passages: list[str], top: int = 1,
+                  indices: list[int] | None = None) -> list[list[Span]]:
+        """:meth:`read` for several passages in one pass of the model (each passage on its own).
+
+        Args:
+            question: the question as asked.
+            passages: the texts to read.
+            top: how many spans to return per passage.
+            indices: the number each passage's spans carry (default: its position).
+
+        Returns:
+            One list of spans per passage, best first (empty for an empty passage).
+        """
+        indices = list(range(len(passages))) if indices is None else indices
+        todo = [i for i, p in enumerate(passages) if p.strip()]
+        out: list[list[Span]] = [[] for _ in passages]
+        if not todo:
+            return out
+        pairs = [encode_pair(self.model.w, question, passages[i]) for i in todo]
+        for i, (_, base, offs), lg in zip(todo, pairs, self.model.logits_many([p[0] for p in pairs]), strict=True):
+            out[i] = _best_spans(lg, base, offs, passages[i], indices[i], top)
         return out
+
+
+def _best_spans(lg: np.ndarray, base: int, offs: list[tuple[int, int]], passage: str, index: int,
+                top: int) -> list[Span]:
+    """The ``top`` best non-overlapping spans of one passage from its start/end logits."""
+    null = float(lg[0, 0] + lg[0, 1])
+    n = len(offs)
+    s, e = lg[base:base + n, 0], lg[base:base + n, 1]
+    pair = s[:, None] + e[None, :]
+    width = np.arange(n)[None, :] - np.arange(n)[:, None]
+    pair[(width < 0) | (width >= MAX_SPAN_TOKENS)] = -np.inf
+    out: list[Span] = []
+    taken = np.zeros(n, dtype=bool)
+    for flat in np.argsort(pair, axis=None)[::-1]:
+        i, j = divmod(int(flat), n)
+        if not np.isfinite(pair[i, j]) or len(out) >= top:
+            break
+        if taken[i:j + 1].any():
+            continue
+        taken[i:j + 1] = True
+        a, b = offs[i][0], offs[j][1]
+        lead = len(passage[a:b]) - len(passage[a:b].lstrip())
+        text = passage[a:b].strip()
+        if not text:
+            continue
+        out.append(Span(passage=index, start=a + lead, end=a + lead + len(text), text=text,
+                        score=float(pair[i, j]) - null))
+    return out
 
 
 _LOCK = threading.Lock()

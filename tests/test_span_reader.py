@@ -135,3 +135,20 @@ def test_bad_adapter_file_is_one_clear_error(tmp_path: Path) -> None:
 def test_span_types_are_checked() -> None:
     with pytest.raises(ValueError, match="unknown answer type 'colour'"):
         Settings.model_validate({"answer": {"span": {"types": ["name", "colour"]}}})
+
+
+@pytest.mark.skipif(not ADAPTER_FILE.exists(), reason="no trained adapter")
+def test_reading_passages_together_equals_reading_them_one_by_one() -> None:
+    """Several passages go through the model as one batch (attention within each); the spans and scores are
+    those of reading each alone, an empty passage gives none."""
+    reader = span_reader()
+    q = "Who signed the treaty?"
+    passages = ["The treaty was signed by Kim Jong-un and Vladimir Putin in Pyongyang in June 2024.",
+                "", "Der Vertrag wurde von Außenminister Lawrow unterzeichnet, berichtete die Agentur.",
+                "Nothing here names anyone at all, it only talks about the weather being cold."]
+    together = reader.read_many(q, passages, top=3, indices=[7, 8, 9, 10])
+    assert together[1] == []
+    for p, n, spans in zip(passages, [7, 8, 9, 10], together, strict=True):
+        alone = reader.read(q, p, n, top=3)
+        assert [(s.start, s.end, s.passage) for s in spans] == [(s.start, s.end, s.passage) for s in alone]
+        assert np.allclose([s.score for s in spans], [s.score for s in alone], atol=1e-3)
