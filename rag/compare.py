@@ -83,19 +83,23 @@ def _tokens(text: str) -> set[str]:
     return {fold(w) for w in re.findall(r"\w+", text)}
 
 
+def _jaccard(a: str, b: str) -> float:
+    ta, tb = _tokens(a), _tokens(b)
+    return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
+
+
 def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: float) -> dict[str, str]:
     """Map each reading's doc id to the doc id of the first near-identical copy stating the same value."""
     root: dict[str, str] = {}
     seen: list[SourceReading] = []
     for r in readings:
         root[r.doc_id] = r.doc_id
-        tr = _tokens(quotes.get(r.doc_id, ""))
         for o in seen:
-            to = _tokens(quotes.get(o.doc_id, ""))
-            if not tr or not to or r.value is None or o.value is None:
+            if not quotes.get(r.doc_id) or not quotes.get(o.doc_id) or r.value is None or o.value is None:
                 continue
             same_source = r.source and o.source and fold(r.source) == fold(o.source) and r.date == o.date
-            if (len(tr & to) / len(tr | to) >= threshold or same_source) and same_value(r.value, o.value):
+            similar = _jaccard(quotes.get(r.doc_id, ""), quotes.get(o.doc_id, "")) >= threshold
+            if (similar or same_source) and same_value(r.value, o.value):
                 root[r.doc_id] = root[o.doc_id]
                 break
         seen.append(r)
@@ -104,13 +108,22 @@ def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: fl
 
 def distinct_labels(a: str | None, b: str | None) -> bool:
     """Whether two ways of naming the entity denote different things: each has a qualifier the other
-    lacks ("Achada Furna" vs "Furna (Brava)", "Ariel A. Rodriguez" vs "Xavier Rodriguez")."""
+    lacks ("Achada Furna" vs "Furna (Brava)", "Ariel A. Rodriguez" vs "Xavier Rodriguez"), or both end in
+    different bracketed qualifiers ("(album)" vs "(demo album)")."""
     if not a or not b:
         return False
+    qa, qb = _bracketed(a), _bracketed(b)
+    if qa and qb and name_key(qa) != name_key(qb):
+        return True  # "Rage Against the Machine (album)" / "(demo album)": each says which one it means
     ka, kb = set(name_key(a).split()), set(name_key(b).split())
     if not ka or not kb or ka == kb or same_name(a, b, threshold=92):
         return False
     return bool(ka - kb) and bool(kb - ka)
+
+
+def _bracketed(label: str) -> str | None:
+    m = re.search(r"\(([^()]+)\)\s*$", label)
+    return m.group(1) if m else None
 
 
 def adds_qualifier(a: str | None, b: str | None) -> bool:
@@ -170,7 +183,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     kind_of = intent.answer_type if intent.answer_type in ("quantity", "date") else "name"
     flag_bar = settings.flag_confidence_by_type.get(kind_of, settings.flag_confidence)
     relative_bar = settings.relative_flag_confidence_by_type.get(kind_of, settings.relative_flag_confidence)
-    bar = min(flag_bar, relative_bar * max(conf.values()))
+    bar = max(settings.flag_floor, min(flag_bar, relative_bar * max(conf.values())))
     strong = {d for d, c in conf.items() if c >= bar}
     decisive = [g for g in vgroups if g.value.qualifier != "vague" and strong & set(g.doc_ids)]
     # a less certain value still counts when its source names the entity with a qualifier of its own
@@ -181,7 +194,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         if g in decisive or g.value.qualifier == "vague" or not labels or not g.entity_label:
             continue
         ok = all(distinct_labels(g.entity_label, lab) or adds_qualifier(g.entity_label, lab) for lab in labels)
-        if max(conf[d] for d in g.doc_ids) >= settings.entity_flag_confidence and ok:
+        if max(conf[d] for d in g.doc_ids) >= max(settings.entity_flag_confidence, settings.flag_floor) and ok:
             decisive.append(g)
     decisive = decisive or vgroups[:1]
     # a less certain estimate that can hold beside the confident ones ("about 11,000" beside "more than
@@ -216,11 +229,17 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
             vgroups = [merged] + [g for g in vgroups if g not in decisive]
             decisive = [merged]
     else:
-        # different entities: groups whose sources name the entity with distinct qualifiers
+        # different entities: groups whose sources name the entity with distinct qualifiers; but two sources
+        # whose sentences are copies of one text apart from the value are one thing, told two ways (an
+        # altered copy), whatever their labels say
+        def near_copy(a: ValueGroup, b: ValueGroup) -> bool:
+            return any(_jaccard(quotes.get(x, ""), quotes.get(y, "")) >= settings.duplicate_similarity
+                       for x in a.doc_ids for y in b.doc_ids)
+
         clusters: list[list[ValueGroup]] = []
         for g in decisive:
             for c in clusters:
-                if not distinct_labels(c[0].entity_label, g.entity_label):
+                if not distinct_labels(c[0].entity_label, g.entity_label) or any(near_copy(g, o) for o in c):
                     c.append(g)
                     break
             else:

@@ -143,6 +143,7 @@ class ReaderSettings(_Section):
                 raise ValueError(f"{kind}: {bar} is not between 0 and 1")
         return v
     entity_flag_confidence: float = Field(0.35, ge=0, le=1)  # ... unless its source names the entity distinctly
+    flag_floor: float = Field(0.0, ge=0, le=1)  # no value read with less raises a flag, however unsure the others are
     consensus_margin: float = Field(3.0, ge=0)  # a source's runner-up value this close to its choice may agree with others
     duplicate_similarity: float = Field(0.8, ge=0, le=1)  # cited sentences this similar (Jaccard) are one text
 

@@ -249,6 +249,9 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
     if not intent.entity_tokens:
         return None
     text = (doc.title + "\n" + doc.text) if doc.title else doc.text
+    named = _named_mention(intent.entity, text)
+    if named:
+        return named
     low = fold(text)
     pos = -1
     for tok in intent.entity_tokens:
@@ -286,6 +289,38 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
     if half and parts[:half] == parts[half:2 * half]:  # "Achada Furna Achada Furna" (title then text)
         label = " ".join(parts[:half])
     return label.strip(" .,;:")
+
+
+_QUALIFIER = re.compile(r"\s*\(([^()]{2,40})\)(?!\s*[-–—:])")  # "(Dean Martin album)"; not a dateline's "(dpa) –"
+
+
+def _named_mention(entity: str, text: str) -> str | None:
+    """How a text names an entity of several words, as the question words it ("Welcome to My World"):
+    its first mention, with the capitalised words right before it ("Sudan Airways Flight 109") and a
+    bracketed qualifier right after it ("Welcome to My World (Dean Martin album)"), or a comma qualifier
+    where it opens the text ("Lawrence, Brown County"). None when the text does not name it so (one-word
+    entities, and questions that name several things, are left to :func:`entity_label`'s capitalised run)."""
+    words = _TOKEN.findall(entity)
+    if ";" in entity or len(words) < 2:
+        return None  # which of several named things the question asks about is the capitalised run's to find
+    m = re.search(r"(?<![\w])" + r"\s+".join(re.escape(w) for w in words) + r"(?![\w])", text, re.I)
+    if not m:
+        return None
+    stop = stopwords()
+    a, b = m.start(), m.end()
+    for _ in range(3):
+        before = re.search(r"([A-ZÄÖÜ][\w'’\-.]*) $", text[max(0, a - 40):a])
+        if not before or fold(before.group(1).rstrip(".")) in stop:
+            break
+        a -= len(before.group(0))
+    label = text[a:b]
+    paren = _QUALIFIER.match(text, b)
+    comma = re.match(r",\s+((?:[A-ZÄÖÜ][\w'’\-]*\.?\s?){1,3})", text[b:])
+    if paren:
+        label += f" ({paren.group(1).strip()})"
+    elif comma and a < 120:
+        label += ", " + comma.group(1).strip()
+    return " ".join(label.split()).strip(" .,;:")
 
 
 # ---------------------------------------------------------------- events and clauses

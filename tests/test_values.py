@@ -218,6 +218,27 @@ def test_entity_qualifiers_tell_different_things_apart():
     assert adds_qualifier("Clearwater County, Minnesota", "Clearwater County")
     assert not adds_qualifier("Clearwater County", "Clearwater County, Minnesota")
     assert not adds_qualifier("Clearwater County", "Clearwater County")
+    # each names its own bracketed kind, even where one kind's words hold the other's
+    assert distinct_labels("Rage Against the Machine (album)", "Rage Against the Machine (demo album)")
+    assert not distinct_labels("Hong Kong Open (golf)", "Hong Kong Open (Golf)")
+
+
+@pytest.mark.parametrize("entity,text,label", [
+    ("Welcome to My World", "Welcome to My World (Dean Martin album) Welcome to My World is a 1967 studio album.",
+     "Welcome to My World (Dean Martin album)"),
+    ("Flight 109", "Sudan Airways Flight 109 was an international scheduled passenger service.", "Sudan Airways Flight 109"),
+    ("Hong Kong Open", "The Hong Kong Open (tennis) is a tournament.", "Hong Kong Open (tennis)"),
+    ("Lawrence County", "Lawrence County, Alabama is a county.", "Lawrence County, Alabama"),
+    # a dateline's agency is no qualifier of the place
+    ("New York City", "NEW YORK CITY (AP) – The mayor said on Monday that", "NEW YORK CITY"),
+])
+def test_a_source_names_a_several_word_entity_with_its_own_qualifier(entity, text, label):
+    from rag.intent import Intent
+    from rag.models import Document
+    from rag.reader import entity_label
+
+    intent = Intent(question=f"What is {entity}?", entity=entity, entity_tokens=entity.lower().split())
+    assert entity_label(intent, Document(doc_id="d", path="d", text=text)) == label
 
 
 def test_a_less_certain_value_counts_when_its_source_names_the_entity_more_specifically():
@@ -318,6 +339,20 @@ def test_compare_kinds():
     assert same_value(_q(495), _q(495)) and not same_value(_q(495), _q(496))
 
 
+def test_an_altered_copy_is_a_conflict_whatever_its_label_says():
+    """Two sources whose sentences are one text apart from the value describe one thing told two ways, even
+    where one of them names the entity with a qualifier of its own; different texts stay different entities."""
+    intent = analyse("What is the population of Furna?")
+    s = ReaderSettings()
+    quotes = {"d1": "Furna is a village in the south of the island; at the 2010 census its population was 495.",
+              "d2": "Furna is a village in the south of the island; at the 2010 census its population was 1,234.",
+              "d3": "The parish had 612 inhabitants when it was counted."}
+    altered = [_reading("d1", _q(495), "Achada Furna"), _reading("d2", _q(1234), "Furna (Brava)")]
+    assert compare(altered, intent, "en", quotes, s).kind == "conflict"
+    other = [_reading("d1", _q(495), "Achada Furna"), _reading("d3", _q(612), "Furna (Brava)")]
+    assert compare(other, intent, "en", quotes, s).kind == "different_entities"
+
+
 def test_flag_bars_per_answer_kind():
     quotes = {"d1": "Its population was 495.", "d2": "Its population was 1,234 in 2010."}
     s = ReaderSettings(flag_confidence_by_type={"quantity": 0.5}, relative_flag_confidence=1.0)
@@ -328,6 +363,21 @@ def test_flag_bars_per_answer_kind():
                                                                 relative_flag_confidence=1.0)).kind == "single"
     with pytest.raises(ValueError, match="unknown answer kind 'money'"):
         ReaderSettings(flag_confidence_by_type={"money": 0.3})
+
+
+def test_values_below_the_flag_floor_never_flag_however_unsure_the_others_are():
+    """The relative bar lets two equally unsure readings disagree; the floor says how unsure is too unsure."""
+    quotes = {"d1": "Its population was 495.", "d2": "Its population was 1,234 in 2010."}
+    unsure = [_reading("d1", _q(495), confidence=0.35), _reading("d2", _q(1234), confidence=0.33)]
+    quantity = analyse("What is the population of Furna?")
+    assert compare(unsure, quantity, "en", quotes, ReaderSettings()).kind == "conflict"  # 0.33 ≥ 0.8 × 0.35
+    floored = compare(unsure, quantity, "en", quotes, ReaderSettings(flag_floor=0.4))
+    assert floored.kind == "single" and [g.decisive for g in floored.groups] == [True, False]
+    # ... and a source naming the entity with a qualifier of its own does not get round it
+    labelled = [_reading("d1", _q(495), "Achada Furna", confidence=0.9),
+                _reading("d2", _q(1234), "Furna (Brava)", confidence=0.36)]
+    assert compare(labelled, quantity, "en", quotes, ReaderSettings()).kind == "different_entities"
+    assert compare(labelled, quantity, "en", quotes, ReaderSettings(flag_floor=0.4)).kind == "single"
 
 
 def _labelled(name):
