@@ -380,7 +380,7 @@ def _best_spans(lg: np.ndarray, base: int, offs: list[tuple[int, int]], passage:
         if taken[i:j + 1].any():
             continue
         taken[i:j + 1] = True
-        a, b = offs[i][0], offs[j][1]
+        a, b = _whole_words(passage, offs[i][0], offs[j][1])
         lead = len(passage[a:b]) - len(passage[a:b].lstrip())
         text = passage[a:b].strip()
         if not text:
@@ -388,6 +388,16 @@ def _best_spans(lg: np.ndarray, base: int, offs: list[tuple[int, int]], passage:
         out.append(Span(passage=index, start=a + lead, end=a + lead + len(text), text=text,
                         score=float(pair[i, j]) - null))
     return out
+
+
+def _whole_words(text: str, a: int, b: int) -> tuple[int, int]:
+    """``[a, b)`` widened to whole words: a span that starts or ends inside a word (the model's pieces are
+    parts of words, "archi" of "architect") takes the rest of it."""
+    while 0 < a < len(text) and text[a - 1].isalnum() and text[a].isalnum():
+        a -= 1
+    while 0 < b < len(text) and text[b].isalnum() and text[b - 1].isalnum():
+        b += 1
+    return a, b
 
 
 _LOCK = threading.Lock()

@@ -152,3 +152,14 @@ def test_reading_passages_together_equals_reading_them_one_by_one() -> None:
         alone = reader.read(q, p, n, top=3)
         assert [(s.start, s.end, s.passage) for s in spans] == [(s.start, s.end, s.passage) for s in alone]
         assert np.allclose([s.score for s in spans], [s.score for s in alone], atol=1e-3)
+
+
+def test_a_span_ending_inside_a_word_takes_the_whole_word():
+    from rag.span_reader import _whole_words
+
+    text = "He worked as an architect in Bonn."
+    a = text.index("archi")
+    assert text[slice(*_whole_words(text, a, a + 5))] == "architect"
+    assert text[slice(*_whole_words(text, a + 2, a + 5))] == "architect"
+    assert text[slice(*_whole_words(text, 0, 2))] == "He"  # whole already
+    assert text[slice(*_whole_words(text, a, len(text)))] == "architect in Bonn."
