@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from rag import span_sources
 from rag.compare import compare
 from rag.compose import compose, refusal
 from rag.config import SpanSettings
@@ -194,13 +195,17 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     intent, lang, question = g.intent, g.lang, g.intent.question
     notices = list(notices or [])
     reader = None
+    used: dict[str, bool] = {"spans": False}  # whether the sources' values were read as spans (rag/span_sources.py)
     if settings.answer.reader.llm and backend_name != "none":
         reader = _llm_reader(engine, g, backend_name, llm_model, notices)
+    elif span_sources.applies(settings.answer.span, intent.answer_type):
+        reader = _span_reader(g, settings.answer, used)
     readings, evidence = read_sources(g, settings.answer, reader)
+    spans = used["spans"]
     best_sim = g.best_sim
     t_read = time.perf_counter()
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
-    comparison = compare(readings, intent, lang, quotes, settings.answer.reader)
+    comparison = compare(readings, intent, lang, quotes, _flag_bars(settings.answer, spans))
     typed = intent.answer_type in ("quantity", "date")
 
     answerable = bool(evidence) and best_sim >= settings.answer.min_score
@@ -230,9 +235,11 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     else:
         extractive = compose(intent, comparison, evidence, lang)
         answer.answer = extractive
-        # the span reader stands in for the deterministic reader's short answer, not for the LLM reader's
+        # the span reader stands in for the deterministic reader's short answer (where it did not read the
+        # sources itself), not for the LLM reader's
+        by_llm = settings.answer.reader.llm and backend_name != "none"
         answer.short_answer = short_answer(g, comparison, readings, evidence,
-                                           settings.answer.span if reader is None else None)
+                                           None if spans or by_llm else settings.answer.span)
         if backend_name != "none" and phrase:
             phrase_with_llm(engine, answer, backend_name, extractive, comparison, on_token, llm_model)
         elif on_token:
@@ -302,6 +309,36 @@ def span_answer(g: Gathered, evidence: list[Evidence], settings: SpanSettings) -
     if best is None or (settings.min_score is not None and best.score < settings.min_score):
         return None
     return best
+
+
+def _flag_bars(settings: Any, spans: bool) -> Any:
+    """The reader settings the comparison uses: with the sources read as spans, the name bars are the span
+    reader's own (``answer.span.source_*flag_confidence``), since its confidences are calibrated apart."""
+    r = settings.reader
+    if not spans:
+        return r
+    return r.model_copy(update={
+        "flag_floor": settings.span.source_flag_floor,
+        "flag_confidence_by_type": {**r.flag_confidence_by_type, "name": settings.span.source_flag_confidence},
+        "relative_flag_confidence_by_type": {**r.relative_flag_confidence_by_type,
+                                             "name": settings.span.source_relative_flag_confidence}})
+
+
+def _span_reader(g: Gathered, settings: Any, used: dict[str, bool]) -> Callable[[], list[SourceReading]]:
+    """The span reader as a ``read_sources`` hook: every source's value read as a span
+    (:mod:`rag.span_sources`), unless no source's span reaches ``answer.span.source_flag_floor``: then the span
+    reader is unsure of them all and the typed reader's reading stands (``used["spans"]`` says which)."""
+
+    def run() -> list[SourceReading]:
+        base = decide(g.work, g.kind, settings.reader)
+        read = span_sources.read_with_spans(g.work, base, g.intent, g.sentences, g.best_sim, settings.span,
+                                            settings.span.source_min_confidence)
+        if not any(r.says and r.confidence >= settings.span.source_flag_floor for r in read):
+            return base
+        used["spans"] = True
+        return read
+
+    return run
 
 
 def _llm_reader(engine: Any, g: Gathered, backend_name: str, llm_model: str | None,

@@ -157,8 +157,31 @@ class SpanSettings(_Section):
     passages: int = Field(1, ge=1, le=10)  # evidence passages read, one per document (best first)
     min_score: float | None = None  # a span's score over the model's "no answer here" it needs (None: any)
     adapter_path: Path | None = None  # null = rag/resources/span_adapter.npz
+    per_source: bool = True  # read every source's value with the span reader (rag/span_sources.py) ...
+    # ... for these answer types: the ones the calibration was fitted on (RAMDocs has no free-text questions)
+    source_types: list[str] = Field(default_factory=lambda: ["name", "person", "place"])
+    source_chars: int = Field(400, ge=50, le=2000)  # a source's passage: its best sentence and neighbours, this long
+    # the calibration of a source's span (rag/span_sources.py: span_confidence): a bias and a weight per feature,
+    # fitted on cross-fitted readings of the RAMDocs tune part (python -m rag.learn_sources)
+    source_calibration: dict[str, float] = Field(default_factory=lambda: {
+        "bias": 0.1229, "score": 0.0861, "sim_gap": 0.6695, "agrees": 1.4212, "words": -1.1265, "entity": 0.886})
+    source_min_confidence: float = Field(0.3, ge=0, le=1)  # a source "says" its span at this probability or above
+    source_flag_confidence: float = Field(0.75, ge=0, le=1)  # a span read with less is listed, never flagged ...
+    source_relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... unless it reaches this share of the best
+    source_flag_floor: float = Field(0.4, ge=0, le=1)  # ... and never one below this, however unsure the others are
 
-    @field_validator("types")
+    @field_validator("source_calibration")
+    @classmethod
+    def _known_features(cls, v: dict[str, float]) -> dict[str, float]:
+        from rag.span_sources import FEATURES  # imported here: the module imports these settings
+
+        known = ("bias", *FEATURES)
+        for k in v:
+            if k not in known:
+                raise ValueError(f"unknown calibration feature {k!r} (choose from {', '.join(known)})")
+        return v
+
+    @field_validator("types", "source_types")
     @classmethod
     def _known_types(cls, v: list[str]) -> list[str]:
         from typing import get_args

@@ -88,11 +88,18 @@ def xquad_examples(part: str, rng: random.Random, root: Path = XQUAD) -> list[di
     return out
 
 
-def ramdocs_examples(part: str, path: Path = RAMDOCS) -> list[dict[str, Any]]:
-    """Question/document pairs of the RAMDocs questions in ``part``: a stated answer found verbatim, or none."""
+def in_fold(qi: int, fold: int, folds: int) -> bool:
+    """Whether RAMDocs question ``qi`` (a tune question) lies in cross-fitting fold ``fold`` of ``folds``: the
+    tune questions in order of their index, dealt round-robin."""
+    return (qi - qi // 5) % folds == fold
+
+
+def ramdocs_examples(part: str, path: Path = RAMDOCS, leave_out: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+    """Question/document pairs of the RAMDocs questions in ``part``: a stated answer found verbatim, or none.
+    ``leave_out=(fold, folds)`` leaves that cross-fitting fold's questions out (:func:`in_fold`)."""
     out: list[dict[str, Any]] = []
     for qi, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        if not part_of(qi, part):
+        if not part_of(qi, part) or (leave_out is not None and in_fold(qi, *leave_out)):
             continue
         row = json.loads(line)
         for d in row["documents"]:
@@ -238,6 +245,42 @@ def train(examples: list[dict[str, Any]], epochs: float, rank: int, frozen: int,
             if k.endswith((".A", ".B")) or k.startswith("head.")}
 
 
+def train_adapter(out: Path, epochs: float = 3.0, rank: int = 16, frozen: int = 0, lr: float = 5e-4, batch: int = 16,
+                  seed: int = 0, leave_out: tuple[int, int] | None = None, log: Any = print) -> Path:
+    """Train an adapter on the tune parts (without RAMDocs fold ``leave_out``) and write it to ``out``
+    atomically."""
+    import torch
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rng = random.Random(seed)
+    examples = xquad_examples("tune", rng) + ramdocs_examples("tune", leave_out=leave_out)
+    arrays = train(examples, epochs, rank, frozen, lr, batch, seed, log=log)
+    meta = {"trained_on": "XQuAD dev tune articles (de/en questions x de/en paragraphs) + RAMDocs dev tune "
+                          "questions", "pairs": len(examples), "epochs": epochs, "rank": rank,
+            "frozen_layers": frozen, "lr": lr, "batch": batch, "seed": seed,
+            "left_out_fold": f"{leave_out[0]}/{leave_out[1]}" if leave_out else None}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.npz")
+    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+    tmp.replace(out)
+    return out
+
+
+def parse_fold(text: str) -> tuple[int, int]:
+    """``"K/N"`` as ``(K, N)``.
+
+    Raises:
+        ValueError: not of that form, or K outside 0..N-1.
+    """
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise ValueError(f"{text!r}: expected K/N, e.g. 0/2") from None
+    if not 0 <= k < n:
+        raise ValueError(f"{text!r}: K must lie in 0..N-1")
+    return k, n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, default=ADAPTER_FILE)
@@ -247,21 +290,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--leave-out", metavar="K/N", default=None,
+                    help="leave RAMDocs tune fold K of N out (cross-fitting: an adapter whose readings of that fold "
+                         "are not of its own training data; python -m rag.learn_sources uses them)")
     args = ap.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    rng = random.Random(args.seed)
-    examples = xquad_examples("tune", rng) + ramdocs_examples("tune")
-    arrays = train(examples, args.epochs, args.rank, args.frozen, args.lr, args.batch, args.seed,
-                   log=lambda m: print(m, flush=True))
-    meta = {"trained_on": "XQuAD dev tune articles (de/en questions x de/en paragraphs) + RAMDocs dev tune "
-                          "questions", "pairs": len(examples), "epochs": args.epochs, "rank": args.rank,
-            "frozen_layers": args.frozen, "lr": args.lr, "batch": args.batch, "seed": args.seed}
-    tmp = args.out.with_name(args.out.name + ".tmp.npz")
-    np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
-    tmp.replace(args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KB)")
+    try:
+        leave_out = parse_fold(args.leave_out) if args.leave_out else None
+    except ValueError as exc:
+        ap.error(f"--leave-out {exc}")
+    out = train_adapter(args.out, args.epochs, args.rank, args.frozen, args.lr, args.batch, args.seed, leave_out,
+                        log=lambda m: print(m, flush=True))
+    print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
     return 0
 
 

@@ -379,23 +379,81 @@ def test_ui_marks_each_model_sentence_and_a_moved_citation():
     assert "✗ They took Belgorod. <small>(not in its sources: Belgorod)</small>" in html
 
 
+def _with_span(settings, **over):
+    s = settings.model_copy(deep=True)
+    for k, v in over.items():
+        setattr(s.answer.span, k, v)
+    return s
+
+
 def test_name_questions_take_their_short_answer_from_the_span_reader(engine):
-    """A who/where question's short answer is a few words copied from the first evidence passage (never the
-    question's own words); with ``answer.span.enabled`` off it is the typed reader's clause again."""
+    """With the sources read by the typed reader (``answer.span.per_source`` off), a who/where question's
+    short answer is a few words copied from the first evidence passage (never the question's own words); with
+    ``answer.span.enabled`` off it is the typed reader's clause again."""
     from rag.reader import repeats_question
 
     question = "Where are North Korean soldiers stationed according to the National Resistance Center?"
-    ans = ask(engine, question)
+    saved = engine.settings
+    try:
+        engine.settings = _with_span(saved, per_source=False)
+        ans = ask(engine, question)
+        engine.settings = _with_span(saved, per_source=False, enabled=False)
+        plain = ask(engine, question)
+    finally:
+        engine.settings = saved
     assert ans.answerable and ans.answer_type == "place"
     first = engine.retriever.data.documents[ans.evidence[0].doc_id].text
     assert ans.short_answer and ans.short_answer in first
     assert len(ans.short_answer.split()) <= 8
     assert repeats_question(ans.short_answer, question) < 1.0
-    off = engine.settings.model_copy(deep=True)
-    off.answer.span.enabled = False
-    engine.settings, saved = off, engine.settings
+    assert plain.answer == ans.answer and plain.short_answer != ans.short_answer
+
+
+def test_name_questions_read_every_source_as_a_span_of_its_cited_sentence(engine):
+    """By default each source's value for a name question is the span reader's answer in that source: an
+    exact span of the sentence it cites, not only the question's words; the short answer lists the values."""
+    from rag.reader import repeats_question
+
+    question = "Which region did North Korean soldiers help recapture?"
+    ans = ask(engine, question)
+    assert ans.answerable and ans.answer_type == "place"
+    said = [r for r in ans.readings if r.says and r.value]
+    assert said
+    for r in said:
+        text = engine.retriever.data.documents[r.doc_id].text
+        assert text[r.value.start:r.value.end] == r.value.text
+        assert r.sentence_start <= r.value.start and r.value.end <= r.sentence_end
+        assert repeats_question(r.value.text, question) < 1.0
+        assert 0 < r.confidence <= 1
+    assert ans.short_answer and all(part in {r.value.text for r in said} for part in ans.short_answer.split("; "))
+
+
+def test_where_the_span_reader_is_unsure_of_every_source_the_typed_reading_stands(engine):
+    """No source's span reaching ``answer.span.source_flag_floor`` means the span reader cannot tell: the
+    sources are read, compared and flagged as with ``per_source`` off."""
+    question = "Which region did North Korean soldiers help recapture?"
+    saved = engine.settings
     try:
-        plain = ask(engine, question)
+        engine.settings = _with_span(saved, source_flag_floor=1.0)
+        unsure = ask(engine, question)
+        engine.settings = _with_span(saved, per_source=False)
+        typed = ask(engine, question)
     finally:
         engine.settings = saved
-    assert plain.answer == ans.answer and plain.short_answer != ans.short_answer
+    assert unsure.answer == typed.answer and unsure.short_answer == typed.short_answer
+    assert [r.model_dump() for r in unsure.readings] == [r.model_dump() for r in typed.readings]
+    assert unsure.flag_kind == typed.flag_kind
+
+
+def test_free_text_questions_keep_the_typed_reading_of_each_source():
+    """The calibration of per-source spans was fitted on name questions only (RAMDocs asks no free-text ones)."""
+    from rag.config import SpanSettings
+    from rag.span_sources import applies
+
+    s = SpanSettings()
+    assert applies(s, "person") and applies(s, "place") and applies(s, "name")
+    assert not applies(s, "text") and not applies(s, "quantity") and "text" in s.types  # still its short answer
+    assert applies(SpanSettings(source_types=["text"]), "text")
+    assert not applies(SpanSettings(per_source=False), "name")
+    with pytest.raises(ValueError, match="unknown answer type 'colour'"):
+        SpanSettings(source_types=["colour"])
