@@ -94,6 +94,30 @@ class Engine:
         with self._lock:
             self._retriever = Retriever(data, self.embedder, self.settings.retrieval)
 
+    def warm_up(self) -> float:
+        """Load what the first question would otherwise load: the index, the embedding model, the reader's
+        model, the part-of-speech taggers and the span reader (a server calls this at start; ``rag eval``
+        before it times questions).
+
+        Returns:
+            The seconds it took.
+        """
+        import time
+
+        from rag import syntax
+        from rag.reader import ReaderModel
+
+        t = time.perf_counter()
+        self.retriever.search("warm up", k=1)
+        ReaderModel.load(str(self.settings.answer.reader.model_path) if self.settings.answer.reader.model_path else None)
+        for lang in ("de", "en"):
+            syntax.tagged("Berlin", lang)
+        if self.settings.answer.span.enabled:
+            from rag.span_reader import span_reader
+
+            span_reader(self.settings.answer.span.adapter_path).read_many("Where?", ["In Berlin."], top=1)
+        return time.perf_counter() - t
+
     @property
     def manifest(self) -> dict[str, Any]:
         return self.retriever.data.manifest

@@ -500,6 +500,8 @@ def serve(settings: Settings, allow_remote: bool = False, with_ui: bool = True) 
                        "(0 picks a free one)") from None
     port = sock.getsockname()[1]
     app = create_app(settings, with_ui=with_ui)
+    if app.state.service.engine.retriever.data.documents:
+        app.state.service.engine.warm_up()  # the first question should not wait for the models to load
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"serving http://{shown}:{port}/  (API: /api/v1, docs: /api/v1/docs, OpenAI: /v1)\n")
     sys.stderr.flush()

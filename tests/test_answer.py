@@ -457,3 +457,13 @@ def test_free_text_questions_keep_the_typed_reading_of_each_source():
     assert not applies(SpanSettings(per_source=False), "name")
     with pytest.raises(ValueError, match="unknown answer type 'colour'"):
         SpanSettings(source_types=["colour"])
+
+
+def test_warming_up_loads_the_models_the_first_question_would_wait_for(engine):
+    from rag.span_reader import _load
+
+    _load.cache_clear()
+    assert engine.warm_up() > 0
+    assert _load.cache_info().currsize == 1  # the span reader, loaded once and kept
+    engine.warm_up()
+    assert _load.cache_info().hits >= 1
