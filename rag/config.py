@@ -157,7 +157,7 @@ class SpanSettings(_Section):
     passages: int = Field(1, ge=1, le=10)  # evidence passages read, one per document (best first)
     min_score: float | None = None  # a span's score over the model's "no answer here" it needs (None: any)
     adapter_path: Path | None = None  # null = rag/resources/span_adapter.npz
-    per_source: bool = True  # read every source's value with the span reader (rag/span_sources.py) ...
+    per_source: bool = False  # read every source's value with the span reader (rag/span_sources.py) ...
     # ... for these answer types: the ones the calibration was fitted on (RAMDocs has no free-text questions)
     source_types: list[str] = Field(default_factory=lambda: ["name", "person", "place"])
     source_chars: int = Field(400, ge=50, le=2000)  # a source's passage: its best sentence and neighbours, this long
@@ -169,6 +169,7 @@ class SpanSettings(_Section):
     source_flag_confidence: float = Field(0.75, ge=0, le=1)  # a span read with less is listed, never flagged ...
     source_relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... unless it reaches this share of the best
     source_flag_floor: float = Field(0.4, ge=0, le=1)  # ... and never one below this, however unsure the others are
+    source_consensus_margin: float = Field(5.0, ge=0)  # a source's other span this close to its best agrees with others
 
     @field_validator("source_calibration")
     @classmethod

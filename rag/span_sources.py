@@ -119,32 +119,81 @@ def read_with_spans(work: list[DocumentReading], base: list[SourceReading], inte
     reader = span_reader(settings.adapter_path)
     passages = [work[i].doc.text[a:b] for i, a, b, _ in todo]
     found_spans = reader.read_many(question, passages, top=ALTERNATIVES)
+    options: dict[int, list[_Option]] = {}
     for (i, a, _, sim), passage, spans in zip(todo, passages, found_spans, strict=True):
         d, r = work[i], out[i]
         doc_sents = sentences.get(d.doc.doc_id, [])
-        pick: tuple[Span, Sentence] | None = None
+        entity = entity_share(intent, d.doc.title, passage)
+        found: list[_Option] = []
         for sp in spans:
             sent = _sentence_of(doc_sents, a + sp.start, a + sp.end)
             if sent is not None and repeats_question(sp.text, question) < 1.0:
-                pick = (sp, sent)
-                break
-        if pick is None:
+                feats = span_features(sp, sim - best_sim, base[i], entity)
+                found.append(_Option(sp, sent, a, round(span_confidence(feats, settings), 4)))
+        if not found:
             out[i] = r.model_copy(update={"confidence": 0.0, "reason": "the span reader finds no answer in it"})
             continue
-        sp, sent = pick
-        feats = span_features(sp, sim - best_sim, base[i], entity_share(intent, d.doc.title, passage))
-        p = round(span_confidence(feats, settings), 4)
-        if p < floor:
-            out[i] = r.model_copy(update={"confidence": p, "reason": (
-                f"no span it states answers the question with confidence ≥ {floor} (best {sp.text!r}: {p:.2f})")})
+        best = found[0]
+        if best.confidence < floor:
+            out[i] = r.model_copy(update={"confidence": best.confidence, "reason": (
+                f"no span it states answers the question with confidence ≥ {floor} "
+                f"(best {best.span.text!r}: {best.confidence:.2f})")})
             continue
-        key = name_key(LEADING_ARTICLE.sub("", sp.text)) or sp.text.lower()
-        value = Value(kind="name", text=sp.text, start=a + sp.start, end=a + sp.end, key=key, display=sp.text)
-        out[i] = r.model_copy(update={
-            "says": True, "value": value, "confidence": p, "score": p, "reason": None,
-            "sentence_start": sent.start, "sentence_end": sent.end,
-            "attributed_to": attribution(d.doc.text[sent.start:sent.end])})
+        options[i] = found
+        out[i] = _says(r, best, d.doc.text)
+    _reconcile(out, options, settings.source_consensus_margin, floor, work)
     return out
+
+
+class _Option:
+    """One span a source's passage offers: the span, its sentence, the passage's offset, its confidence."""
+
+    def __init__(self, span: Span, sentence: Sentence, offset: int, confidence: float) -> None:
+        self.span, self.sentence, self.offset, self.confidence = span, sentence, offset, confidence
+
+    def value(self) -> Value:
+        text = self.span.text
+        key = name_key(LEADING_ARTICLE.sub("", text)) or text.lower()
+        return Value(kind="name", text=text, start=self.offset + self.span.start, end=self.offset + self.span.end,
+                     key=key, display=text)
+
+
+def _says(r: SourceReading, o: _Option, text: str, confidence: float | None = None) -> SourceReading:
+    p = o.confidence if confidence is None else confidence
+    return r.model_copy(update={
+        "says": True, "value": o.value(), "confidence": p, "score": p, "reason": None,
+        "sentence_start": o.sentence.start, "sentence_end": o.sentence.end,
+        "attributed_to": attribution(text[o.sentence.start:o.sentence.end])})
+
+
+def _reconcile(out: list[SourceReading], options: dict[int, list[_Option]], margin: float, floor: float,
+               work: list[DocumentReading]) -> None:
+    """A source whose passage also offers what other sources say does not disagree with them: where one of
+    its other spans, scored within ``margin`` of its best, is another source's value, it takes that value (the
+    one the other sources back with the most confidence), with the lower of the two confidences. A source that
+    never offers the other value (an altered copy, a page about another thing of that name) keeps its own."""
+    from rag.compare import same_value
+
+    if margin <= 0:
+        return
+    chosen = {i: out[i] for i in options}
+    for i, found in options.items():
+        mine = chosen[i].value
+        assert mine is not None
+        others = [o for j, o in chosen.items() if j != i and o.value is not None and not same_value(o.value, mine)]
+        support: dict[int, float] = {}
+        for k, opt in enumerate(found[1:], start=1):
+            if found[0].span.score - opt.span.score > margin:
+                continue
+            v = opt.value()
+            for o in others:
+                assert o.value is not None
+                if same_value(v, o.value):
+                    support[k] = support.get(k, 0.0) + o.confidence
+        if support:
+            opt = found[max(support, key=lambda k: support[k])]
+            p = round(min(chosen[i].confidence, max(opt.confidence, floor)), 4)
+            out[i] = _says(out[i], opt, work[i].doc.text, p)
 
 
 def applies(settings: SpanSettings, answer_type: str) -> bool:

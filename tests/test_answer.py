@@ -410,12 +410,18 @@ def test_name_questions_take_their_short_answer_from_the_span_reader(engine):
 
 
 def test_name_questions_read_every_source_as_a_span_of_its_cited_sentence(engine):
-    """By default each source's value for a name question is the span reader's answer in that source: an
-    exact span of the sentence it cites, not only the question's words; the short answer lists the values."""
+    """With ``answer.span.per_source`` on, each source's value for a name question is the span reader's answer
+    in that source: an exact span of the sentence it cites, not only the question's words; the short answer
+    lists the values."""
     from rag.reader import repeats_question
 
     question = "Which region did North Korean soldiers help recapture?"
-    ans = ask(engine, question)
+    saved = engine.settings
+    try:
+        engine.settings = _with_span(saved, per_source=True)
+        ans = ask(engine, question)
+    finally:
+        engine.settings = saved
     assert ans.answerable and ans.answer_type == "place"
     said = [r for r in ans.readings if r.says and r.value]
     assert said
@@ -434,7 +440,7 @@ def test_where_the_span_reader_is_unsure_of_every_source_the_typed_reading_stand
     question = "Which region did North Korean soldiers help recapture?"
     saved = engine.settings
     try:
-        engine.settings = _with_span(saved, source_flag_floor=1.0)
+        engine.settings = _with_span(saved, per_source=True, source_flag_floor=1.0)
         unsure = ask(engine, question)
         engine.settings = _with_span(saved, per_source=False)
         typed = ask(engine, question)
@@ -450,10 +456,11 @@ def test_free_text_questions_keep_the_typed_reading_of_each_source():
     from rag.config import SpanSettings
     from rag.span_sources import applies
 
-    s = SpanSettings()
+    s = SpanSettings(per_source=True)
+    assert not applies(SpanSettings(), "person")  # off by default (see the README's RAMDocs figures)
     assert applies(s, "person") and applies(s, "place") and applies(s, "name")
     assert not applies(s, "text") and not applies(s, "quantity") and "text" in s.types  # still its short answer
-    assert applies(SpanSettings(source_types=["text"]), "text")
+    assert applies(SpanSettings(per_source=True, source_types=["text"]), "text")
     assert not applies(SpanSettings(per_source=False), "name")
     with pytest.raises(ValueError, match="unknown answer type 'colour'"):
         SpanSettings(source_types=["colour"])

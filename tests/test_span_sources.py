@@ -61,6 +61,7 @@ def sport_engine(tmp_path_factory):
     for name, text in (("golf", GOLF), ("tennis", TENNIS), ("harbour", HARBOUR)):
         (corpus / f"{name}.txt").write_text(text, encoding="utf-8")
     s = make_settings(tmp, corpus=str(corpus))
+    s.answer.span.per_source = True
     build_index(s, paths=[corpus])
     return Engine(s)
 
@@ -112,3 +113,38 @@ def test_the_calibration_fit_recovers_which_features_speak_for_a_right_reading()
     cal = fit_calibration(records)
     assert set(cal) == {"bias", *FEATURES}
     assert cal["score"] > 0.1 and cal["agrees"] > 0.8 and cal["words"] < -0.3
+
+
+def test_a_source_that_also_offers_the_others_value_agrees_with_them() -> None:
+    """Reconciling spans: a source whose passage offers another source's value close behind its own best
+    span takes that value; one that never offers it (an altered copy) keeps its own."""
+    from types import SimpleNamespace
+
+    from rag.models import SourceReading
+    from rag.span_sources import _Option, _reconcile, _says
+
+    texts = {0: "Imitation of Life was directed by John M. Stahl.",
+             1: "The remake, directed by Douglas Sirk, followed the film by John M. Stahl.",
+             2: "Imitation of Life was directed by Matthew Kennedy."}
+
+    def option(i: int, name: str, score: float, confidence: float) -> _Option:
+        a = texts[i].index(name)
+        sent = Sentence(doc_id=str(i), chunk_id=f"{i}#0", start=0, end=len(texts[i]), sim=0.9, chunk_start=0,
+                        chunk_end=len(texts[i]))
+        return _Option(Span(passage=0, start=a, end=a + len(name), text=name, score=score), sent, 0, confidence)
+
+    options = {0: [option(0, "John M. Stahl", 9.0, 0.9)],
+               1: [option(1, "Douglas Sirk", 8.0, 0.8), option(1, "John M. Stahl", 6.5, 0.6)],
+               2: [option(2, "Matthew Kennedy", 9.0, 0.85)]}
+    work = [SimpleNamespace(doc=SimpleNamespace(text=texts[i])) for i in range(3)]
+
+    def readings() -> list[SourceReading]:
+        return [_says(SourceReading(doc_id=str(i)), options[i][0], texts[i]) for i in range(3)]
+
+    out = readings()
+    _reconcile(out, options, 2.0, 0.3, work)  # type: ignore[arg-type]
+    assert [r.value.text for r in out] == ["John M. Stahl", "John M. Stahl", "Matthew Kennedy"]  # type: ignore[union-attr]
+    assert out[1].confidence == 0.6 and texts[1][out[1].value.start:out[1].value.end] == "John M. Stahl"  # type: ignore[union-attr]
+    out = readings()
+    _reconcile(out, options, 1.0, 0.3, work)  # type: ignore[arg-type]  # Stahl is 1.5 behind Sirk: too far
+    assert out[1].value.text == "Douglas Sirk"  # type: ignore[union-attr]
