@@ -169,6 +169,7 @@ class SpanSettings(_Section):
     source_flag_confidence: float = Field(0.75, ge=0, le=1)  # a span read with less is listed, never flagged ...
     source_relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... unless it reaches this share of the best
     source_flag_floor: float = Field(0.4, ge=0, le=1)  # ... and never one below this, however unsure the others are
+    source_max_gap: float | None = Field(0.02, ge=0)  # a source whose passage is this much less similar is not read
     source_consensus_margin: float = Field(5.0, ge=0)  # a source's other span this close to its best agrees with others
 
     @field_validator("source_calibration")

@@ -97,7 +97,8 @@ def read_with_spans(work: list[DocumentReading], base: list[SourceReading], inte
         intent: the analysed question.
         sentences: every retrieved document's sentences with their similarity to the question.
         best_sim: the best similarity of any retrieved sentence to the question.
-        settings: the span settings (passage size, calibration).
+        settings: the span settings (passage size, how far below the best sentence a source's passage may
+            fall and still be read, calibration).
         floor: the confidence a reading needs for its source to "say" it (``reader.min_confidence_name``).
 
     Returns:
@@ -105,14 +106,21 @@ def read_with_spans(work: list[DocumentReading], base: list[SourceReading], inte
         readable passage or no span above ``floor`` does not say.
     """
     todo: list[tuple[int, int, int, float]] = []
+    far: set[int] = set()
     for i, (d, r) in enumerate(zip(work, base, strict=True)):
         if not r.names_entity:
             continue
         found = source_passage(d.doc.text, sentences.get(d.doc.doc_id, []), settings.source_chars)
-        if found is not None:
+        if found is not None and settings.source_max_gap is not None and found[2] < best_sim - settings.source_max_gap:
+            far.add(i)  # about the entity, but not about what is asked: such a passage yields some span anyway
+        elif found is not None:
             todo.append((i, *found))
     out = [r.model_copy(update={"says": False, "value": None, "citation": None, "score": 0.0})
            if r.names_entity else r for r in base]
+    for i in far:
+        out[i] = out[i].model_copy(update={"confidence": 0.0, "reason": (
+            f"its passage is further than answer.span.source_max_gap ({settings.source_max_gap}) below the "
+            "question's best sentence")})
     if not todo:
         return out
     question = intent.question

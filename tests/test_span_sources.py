@@ -148,3 +148,23 @@ def test_a_source_that_also_offers_the_others_value_agrees_with_them() -> None:
     out = readings()
     _reconcile(out, options, 1.0, 0.3, work)  # type: ignore[arg-type]  # Stahl is 1.5 behind Sirk: too far
     assert out[1].value.text == "Douglas Sirk"  # type: ignore[union-attr]
+
+
+@pytest.mark.skipif(not ADAPTER_FILE.exists(), reason="no trained adapter")
+def test_a_source_whose_passage_is_far_from_the_question_is_not_read(sport_engine) -> None:
+    """``answer.span.source_max_gap``: a page about the entity whose best sentence is further below the question's
+    best sentence than the gap is not read (it would yield some span anyway); with gap 0 only the best one is."""
+    from rag.answer import ask
+
+    saved = sport_engine.settings
+    try:
+        s = saved.model_copy(deep=True)
+        s.answer.span.source_max_gap = 0.0
+        sport_engine.settings = s
+        ans = ask(sport_engine, "What sport is the Hong Kong Open associated with?")
+    finally:
+        sport_engine.settings = saved
+    said = [r for r in ans.readings if r.says]
+    skipped = [r for r in ans.readings if r.reason and "source_max_gap" in r.reason]
+    assert len(said) == 1 and skipped and not any(r.says for r in skipped)
+    assert ans.flag_kind is None
