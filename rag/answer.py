@@ -34,7 +34,7 @@ from rag.reader import (
     repeats_question,
 )
 from rag.retrieval import Filters
-from rag.span_reader import Span, grow_window, span_reader
+from rag.span_reader import ALTERNATIVES, Span, grow_window, span_reader
 from rag.text import detect_language
 from rag.validate import validate_citations
 
@@ -271,9 +271,6 @@ def short_answer(g: Gathered, comparison: Comparison | None, readings: list[Sour
     return ""
 
 
-_SPAN_ALTERNATIVES = 5  # spans looked at per passage for one that is not the question's own words
-
-
 def passage_around(g: Gathered, e: Evidence) -> str:
     """The evidence sentence with its neighbours in the document, up to the span reader's passage size."""
     text = g.documents[e.doc_id].text
@@ -301,7 +298,7 @@ def span_answer(g: Gathered, evidence: list[Evidence], settings: SpanSettings) -
         if e.doc_id in docs:
             continue
         docs.add(e.doc_id)
-        for found in reader.read(g.intent.question, passage_around(g, e), e.n, top=_SPAN_ALTERNATIVES):
+        for found in reader.read(g.intent.question, passage_around(g, e), e.n, top=ALTERNATIVES):
             if repeats_question(found.text, g.intent.question) < 1.0:
                 if best is None or found.score > best.score:
                     best = found

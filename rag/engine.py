@@ -105,11 +105,11 @@ class Engine:
         import time
 
         from rag import syntax
-        from rag.reader import ReaderModel
+        from rag.reader import reader_model
 
         t = time.perf_counter()
         self.retriever.search("warm up", k=1)
-        ReaderModel.load(str(self.settings.answer.reader.model_path) if self.settings.answer.reader.model_path else None)
+        reader_model(self.settings.answer.reader)
         for lang in ("de", "en"):
             syntax.tagged("Berlin", lang)
         if self.settings.answer.span.enabled:

@@ -28,9 +28,9 @@ from rag.config import Settings, load_settings
 from rag.evaluation import answer_present, load_ramdocs
 from rag.learn import RAMDOCS, ensure_index
 from rag.learn_span import in_fold, train_adapter
-from rag.reader import decide, repeats_question
-from rag.span_reader import span_reader
-from rag.span_sources import FEATURES, _sentence_of, entity_share, source_passage, span_features
+from rag.reader import decide
+from rag.span_reader import ALTERNATIVES, span_reader
+from rag.span_sources import FEATURES, source_passage, span_options
 from rag.values import same_name
 
 NAME_TYPES = ("name", "person", "place", "text")
@@ -56,7 +56,7 @@ def collect(settings: Settings, adapters: dict[int, Path], folds: int, path: Pat
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     ds = load_ramdocs(path, part="tune")
     engine = ensure_index(settings, "ramdocs", ds.documents or [])
-    chars = settings.answer.span.source_chars
+    span = settings.answer.span
     out: list[dict[str, Any]] = []
     for k, adapter in sorted(adapters.items()):
         reader = span_reader(adapter)
@@ -70,21 +70,20 @@ def collect(settings: Settings, adapters: dict[int, Path], folds: int, path: Pat
                 if not r.names_entity:
                     continue
                 sents = g.sentences.get(d.doc.doc_id, [])
-                found = source_passage(d.doc.text, sents, chars)
+                found = source_passage(d.doc.text, sents, span.source_chars)
                 if found is None:
                     continue
-                a, b, sim = found
-                spans = reader.read_many(q.question, [d.doc.text[a:b]], top=5)[0]
-                sp = next((x for x in spans if _sentence_of(sents, a + x.start, a + x.end) is not None
-                           and repeats_question(x.text, q.question) < 1.0), None)
-                if sp is None:
+                a, b, _ = found
+                spans = reader.read_many(q.question, [d.doc.text[a:b]], top=ALTERNATIVES)[0]
+                options = span_options(intent, d.doc, sents, found, spans, g.best_sim, r, span)
+                if not options:
                     continue
+                text = options[0].span.text  # the span rag ask takes (rag.span_sources.read_with_spans)
                 doc_id = q.sources[0] if d.doc.doc_id.endswith("_copy") else d.doc.doc_id
                 kind, stated = _stated(rows, doc_id)
-                ok = kind != "noise" and (answer_present(sp.text, [stated]) or same_name(sp.text, stated))
-                feats = span_features(sp, sim - g.best_sim, r, entity_share(intent, d.doc.title, d.doc.text[a:b]))
-                out.append({"question": q.id, "doc": d.doc.doc_id, "span": sp.text, "stated": stated,
-                            "features": feats, "label": int(ok)})
+                ok = kind != "noise" and (answer_present(text, [stated]) or same_name(text, stated))
+                out.append({"question": q.id, "doc": d.doc.doc_id, "span": text, "stated": stated,
+                            "features": options[0].features, "label": int(ok)})
         log(f"fold {k}: {len(out)} readings so far")
     return out
 

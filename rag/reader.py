@@ -815,6 +815,11 @@ def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: Embe
                                "nsim_rel": nsim[id(c)] - best_n})
 
 
+def reader_model(settings: ReaderSettings) -> ReaderModel:
+    """The candidate-ranking model the settings name (``answer.reader.model_path``; null: the bundled one)."""
+    return ReaderModel.load(str(settings.model_path) if settings.model_path else None)
+
+
 def confidence_features(c: Candidate, others: list[Candidate]) -> dict[str, float]:
     """What the confidence model sees of a document's chosen candidate: its features, its ranking score and
     its lead over the runner-up."""
@@ -896,7 +901,7 @@ def reconcile(work: list[DocumentReading], readings: list[SourceReading], kind: 
 
     if settings.consensus_margin <= 0:
         return
-    model = ReaderModel.load(str(settings.model_path) if settings.model_path else None)
+    model = reader_model(settings)
     says = [(d, r) for d, r in zip(work, readings, strict=True) if r.says and r.value is not None]
     for d, r in says:
         assert r.value is not None
@@ -943,7 +948,7 @@ def prepare_documents(docs: list[Document], sentences: dict[str, list[Sentence]]
     Returns:
         ``(kind, documents)``: the model kind and each document's candidates, ready for :func:`decide`.
     """
-    model = ReaderModel.load(str(settings.model_path) if settings.model_path else None)
+    model = reader_model(settings)
     kind = model_kind(intent.answer_type)
     work = [collect_candidates(doc, sentences.get(doc.doc_id, []), intent, lang, idf, best_sim,
                                settings.require_distinctive_name) for doc in docs]
@@ -963,7 +968,7 @@ def property_vector(intent: Intent, embed_query: EmbedFn | None) -> np.ndarray |
 def decide(work: list[DocumentReading], kind: str, settings: ReaderSettings) -> list[SourceReading]:
     """What each prepared document says (one :class:`SourceReading` per document, in order), after
     :func:`reconcile`."""
-    model = ReaderModel.load(str(settings.model_path) if settings.model_path else None)
+    model = reader_model(settings)
     readings = [finish_reading(d, kind, model, settings) for d in work]
     reconcile(work, readings, kind, settings)
     return readings

@@ -400,6 +400,7 @@ def _whole_words(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
+ALTERNATIVES = 5  # spans a caller looks at per passage for one that is not only the question's own words
 _LOCK = threading.Lock()
 
 

@@ -20,16 +20,16 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 from rag.config import SpanSettings
 from rag.intent import Intent
-from rag.models import SourceReading, Value
+from rag.models import Document, SourceReading, Value
 from rag.reader import LEADING_ARTICLE, DocumentReading, Sentence, addresses_a_model, attribution, repeats_question
-from rag.span_reader import Span, grow_window, span_reader
+from rag.span_reader import ALTERNATIVES, Span, grow_window, span_reader
 from rag.text import fold
 from rag.values import name_key
 
-ALTERNATIVES = 5  # spans looked at per passage for one that is not only the question's own words
 FEATURES = ("score", "sim_gap", "agrees", "words", "entity")  # what the calibration weighs (span_features)
 
 
@@ -123,21 +123,13 @@ def read_with_spans(work: list[DocumentReading], base: list[SourceReading], inte
             "question's best sentence")})
     if not todo:
         return out
-    question = intent.question
-    reader = span_reader(settings.adapter_path)
     passages = [work[i].doc.text[a:b] for i, a, b, _ in todo]
-    found_spans = reader.read_many(question, passages, top=ALTERNATIVES)
+    found_spans = span_reader(settings.adapter_path).read_many(intent.question, passages, top=ALTERNATIVES)
     options: dict[int, list[_Option]] = {}
-    for (i, a, _, sim), passage, spans in zip(todo, passages, found_spans, strict=True):
+    for (i, a, b, sim), spans in zip(todo, found_spans, strict=True):
         d, r = work[i], out[i]
-        doc_sents = sentences.get(d.doc.doc_id, [])
-        entity = entity_share(intent, d.doc.title, passage)
-        found: list[_Option] = []
-        for sp in spans:
-            sent = _sentence_of(doc_sents, a + sp.start, a + sp.end)
-            if sent is not None and repeats_question(sp.text, question) < 1.0:
-                feats = span_features(sp, sim - best_sim, base[i], entity)
-                found.append(_Option(sp, sent, a, round(span_confidence(feats, settings), 4)))
+        found = span_options(intent, d.doc, sentences.get(d.doc.doc_id, []), (a, b, sim), spans, best_sim,
+                             base[i], settings)
         if not found:
             out[i] = r.model_copy(update={"confidence": 0.0, "reason": "the span reader finds no answer in it"})
             continue
@@ -153,17 +145,43 @@ def read_with_spans(work: list[DocumentReading], base: list[SourceReading], inte
     return out
 
 
+@dataclass
 class _Option:
-    """One span a source's passage offers: the span, its sentence, the passage's offset, its confidence."""
+    """One span a source's passage offers: the span, its sentence, the passage's offset in the document, what
+    the calibration sees of it and its confidence."""
 
-    def __init__(self, span: Span, sentence: Sentence, offset: int, confidence: float) -> None:
-        self.span, self.sentence, self.offset, self.confidence = span, sentence, offset, confidence
+    span: Span
+    sentence: Sentence
+    offset: int
+    features: dict[str, float]
+    confidence: float
 
     def value(self) -> Value:
         text = self.span.text
         key = name_key(LEADING_ARTICLE.sub("", text)) or text.lower()
         return Value(kind="name", text=text, start=self.offset + self.span.start, end=self.offset + self.span.end,
                      key=key, display=text)
+
+
+def span_options(intent: Intent, doc: Document, doc_sentences: list[Sentence], passage: tuple[int, int, float],
+                 spans: list[Span], best_sim: float, reading: SourceReading, settings: SpanSettings) -> list[_Option]:
+    """The spans the reader found in one source's passage that can be its value, best first: each lies within
+    one sentence and is not only the question's own words, with its features and calibrated confidence.
+
+    Args:
+        passage: ``(start, end, sim)`` of the passage read (:func:`source_passage`).
+        spans: the span reader's spans of that passage, best first.
+        reading: the typed reader's reading of the same source (:func:`span_features`).
+    """
+    a, b, sim = passage
+    entity = entity_share(intent, doc.title, doc.text[a:b])
+    out: list[_Option] = []
+    for sp in spans:
+        sent = _sentence_of(doc_sentences, a + sp.start, a + sp.end)
+        if sent is not None and repeats_question(sp.text, intent.question) < 1.0:
+            feats = span_features(sp, sim - best_sim, reading, entity)
+            out.append(_Option(sp, sent, a, feats, round(span_confidence(feats, settings), 4)))
+    return out
 
 
 def _says(r: SourceReading, o: _Option, text: str, confidence: float | None = None) -> SourceReading:
@@ -209,4 +227,5 @@ def applies(settings: SpanSettings, answer_type: str) -> bool:
     return settings.enabled and settings.per_source and answer_type in settings.source_types
 
 
-__all__ = ["FEATURES", "applies", "read_with_spans", "source_passage", "entity_share", "span_confidence", "span_features"]
+__all__ = ["FEATURES", "applies", "entity_share", "read_with_spans", "source_passage", "span_confidence", "span_features",
+           "span_options"]

@@ -131,7 +131,7 @@ def test_a_source_that_also_offers_the_others_value_agrees_with_them() -> None:
         a = texts[i].index(name)
         sent = Sentence(doc_id=str(i), chunk_id=f"{i}#0", start=0, end=len(texts[i]), sim=0.9, chunk_start=0,
                         chunk_end=len(texts[i]))
-        return _Option(Span(passage=0, start=a, end=a + len(name), text=name, score=score), sent, 0, confidence)
+        return _Option(Span(passage=0, start=a, end=a + len(name), text=name, score=score), sent, 0, {}, confidence)
 
     options = {0: [option(0, "John M. Stahl", 9.0, 0.9)],
                1: [option(1, "Douglas Sirk", 8.0, 0.8), option(1, "John M. Stahl", 6.5, 0.6)],
