@@ -541,6 +541,19 @@ def _nearest(tokens: list[tuple[int, int, str]], a: int, b: int, hit: Callable[[
     return best, side
 
 
+def _remembered(test: Callable[[str], bool]) -> Callable[[str], bool]:
+    """``test`` with its answers remembered per word."""
+    seen: dict[str, bool] = {}
+
+    def hit(w: str) -> bool:
+        r = seen.get(w)
+        if r is None:
+            r = seen[w] = test(w)
+        return r
+
+    return hit
+
+
 def _proximity(d: int) -> float:
     return 0.0 if d < 0 else 1.0 / (1.0 + d)
 
@@ -593,6 +606,11 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     phrase_sents = set(sorted(range(len(sentences)), key=lambda i: -sentences[i].sim)[:_PHRASE_SENTENCES])
     q_words = _content_words(intent.question)
     q_stems = {stem(w) for w in q_words}
+    # whether a token is a property, predicate or entity word: asked of every token for every candidate
+    prop_hit = _remembered(lambda w: _prop_match(w, props))
+    pred_hit = _remembered(lambda w: _prop_match(w, preds))
+    ent_stems = [(stem(t), t) for t in ent_tokens]
+    ent_hit = _remembered(lambda w: any(w == st or w.startswith(t) for st, t in ent_stems))
     for si, s in enumerate(sentences):
         text = doc.text[s.start:s.end]
         if addresses_a_model(text):
@@ -683,11 +701,10 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                                           display=span), f))
         if not spans:
             continue
-        ent_hit = (lambda w: any(w == stem(t) or w.startswith(t) for t in ent_tokens)) if ent_tokens else (lambda w: False)
         first_start = min(a for a, *_ in spans)
         for a, b, v, f in spans:
-            pd, pside = _nearest(toks, a, b, lambda w: _prop_match(w, props))
-            qd, _ = _nearest(toks, a, b, lambda w: _prop_match(w, preds)) if preds else (-1, 0)
+            pd, pside = _nearest(toks, a, b, prop_hit)
+            qd, _ = _nearest(toks, a, b, pred_hit) if preds else (-1, 0)
             ed, _ = _nearest(toks, a, b, ent_hit)
             ca, cb = clause_bounds(text, a, b)
             clause_toks = [t for t in toks if ca <= t[0] < cb]
@@ -696,9 +713,9 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
             feats.update({
                 "prop_near": _proximity(pd), "prop_before": float(pside < 0 and 0 <= pd <= 3),
                 "prop_after": float(pside > 0 and 0 <= pd <= 3),
-                "prop_clause": float(any(_prop_match(w, props) for _, _, w in clause_toks)),
+                "prop_clause": float(any(prop_hit(w) for _, _, w in clause_toks)),
                 "pred_near": _proximity(qd) if preds else 1.0,
-                "pred_clause": float(any(_prop_match(w, preds) for _, _, w in clause_toks)) if preds else 1.0,
+                "pred_clause": float(any(pred_hit(w) for _, _, w in clause_toks)) if preds else 1.0,
                 "ent_near": _proximity(ed) if ent_tokens else 1.0, "no_entity": float(not ent_tokens),
                 "first_in_sent": float(a == first_start),
                 "furniture": float(bool(_furniture().search(text[ca:cb]))),
