@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import date
@@ -165,8 +166,10 @@ _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _SUFFIXES = ("ungen", "ern", "en", "er", "es", "em", "e", "n", "s")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def fold(word: str) -> str:
-    """Lowercase, fold umlauts and strip other diacritics."""
+    """Lowercase, fold umlauts and strip other diacritics (remembered: the reader folds the same words for
+    every candidate)."""
     w = word.lower().translate(_FOLD)
     return "".join(c for c in unicodedata.normalize("NFKD", w) if not unicodedata.combining(c))
 
