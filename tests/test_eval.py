@@ -94,9 +94,15 @@ def test_summarize_conflict_and_refusal_math():
 
 
 def test_squad_cross_lingual_eval_cli(tmp_path):
+    """English questions over German paragraphs through the CLI: six XQuAD articles (30 paragraphs, five per
+    topic, so the paragraphs of one article compete), 40 questions."""
     need_shared("xquad")
-    p = subprocess.run([sys.executable, "-m", "rag.cli", "eval", str(XQUAD / "xquad.de.dev.json"), "--questions",
-                        str(XQUAD / "xquad.en.dev.json"), "--limit", "40", "--json"], capture_output=True, text=True,
+    for lang in ("de", "en"):
+        data = json.loads((XQUAD / f"xquad.{lang}.dev.json").read_text(encoding="utf-8"))
+        data["data"] = data["data"][:6]
+        (tmp_path / f"xquad.{lang}.json").write_text(json.dumps(data), encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "rag.cli", "eval", str(tmp_path / "xquad.de.json"), "--questions",
+                        str(tmp_path / "xquad.en.json"), "--limit", "40", "--json"], capture_output=True, text=True,
                        cwd=ROOT, timeout=600, env={**__import__("os").environ, "RAG_INDEX__ROOT": str(tmp_path)})
     assert p.returncode == 0, p.stderr
     m = json.loads(p.stdout)["metrics"]
