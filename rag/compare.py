@@ -247,8 +247,15 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         within_conflict = any(len(c) > 1 and not all(compatible(a.value, b.value) for a in c for b in c if a is not b)
                               for c in clusters)
         kind = "different_entities" if len(clusters) > 1 and not within_conflict else "conflict"
+        if len(clusters) > 1:  # several things of that name (and, in a conflict, disagreement about one)
+            for i, c in enumerate(clusters):
+                for g in c:
+                    g.entity = i
     values = "; ".join(_group_text(g, kind, lang) for g in vgroups)
-    if kind == "conflict":
+    if kind == "conflict" and by_entity(vgroups):
+        message = t(lang, "entities_conflict_flag", entity=intent.entity or what, what=what,
+                    values=entity_values(vgroups, lang))
+    elif kind == "conflict":
         message = t(lang, "conflict_flag", what=what, values=values)
     elif kind == "vary":
         message = t(lang, "vary_flag", what=what, values=values)
@@ -260,10 +267,39 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
 
 
 def property_label(intent: Intent, lang: str) -> str:
-    """What the answer is about, in the question's words: the counted noun ("troops"), else the property."""
+    """What the answer is about, in the question's words: the counted noun ("troops"), else the property; a
+    date question's property is its event ("born", "founded"), so its values are dates ("the date")."""
+    if intent.answer_type == "date":
+        return t(lang, "date_label")
     if intent.counted:
         return intent.counted
     return intent.property_text or ("Angabe" if lang == "de" else "value")
+
+
+def by_entity(groups: list[ValueGroup]) -> list[list[ValueGroup]]:
+    """The groups of each named thing, in order of first appearance, when the sources describe more than
+    one (empty otherwise)."""
+    out: dict[int, list[ValueGroup]] = {}
+    for g in groups:
+        if g.entity is not None:
+            out.setdefault(g.entity, []).append(g)
+    return list(out.values()) if len(out) > 1 else []
+
+
+def entity_values(groups: list[ValueGroup], lang: str) -> str:
+    """"Carver County: 838 [1] or 1,200 [2]; Edgar County: 726 [3]": each named thing with what the sources
+    say of it, then the values read with less certainty."""
+    parts = []
+    for c in by_entity(groups):
+        label = next((g.entity_label for g in c if g.entity_label), "?")
+        said = f" {t(lang, 'or')} ".join(f"{g.display} {cite_marks(g.citations)}".strip() for g in c)
+        parts.append(t(lang, "entity_value", label=label, value=said))
+    text = "; ".join(parts)
+    unsure = [g for g in groups if g.entity is None and g.value.qualifier != "vague"]
+    if unsure:
+        text += "; " + t(lang, "less_certain_inline", values="; ".join(
+            f"{g.display} {cite_marks(g.citations)}".strip() for g in unsure))
+    return text
 
 
 def _group_text(g: ValueGroup, kind: str, lang: str) -> str:

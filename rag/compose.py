@@ -3,6 +3,7 @@ where sources differ, who says what. Built only from the readings and the eviden
 
 from __future__ import annotations
 
+from rag.compare import by_entity, entity_values
 from rag.intent import Intent, measure_nouns
 from rag.messages import t
 from rag.models import Comparison, Evidence, ValueGroup
@@ -62,6 +63,9 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
     if comparison.kind == "different_entities":
         body = "; ".join(t(lang, "entity_value", label=g.entity_label or "?", value=_with_refs(g)) for g in groups)
         return f"{t(lang, 'entities_lead', entity=intent.entity or what)}: {body}."
+    if by_entity(groups):  # several things of that name, and sources that disagree about one of them
+        lead = t(lang, "entities_conflict_lead", entity=intent.entity or what, what=what)
+        return f"{lead}: {entity_values(groups, lang)}."
     rest = "; ".join(_with_refs(g) for g in groups[1:])
     others = t(lang, "one_says", value=rest) if len(groups) == 2 and groups[1].independent_sources == 1 \
         else t(lang, "others_say", values=rest)

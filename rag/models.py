@@ -137,6 +137,9 @@ class ValueGroup(BaseModel):
     citations: list[int]
     independent_sources: int  # copies of one text count once
     entity_label: str | None = None
+    # which of several things of the asked name this value belongs to (0, 1, …), when the sources describe
+    # several; None otherwise (and for values read with too little confidence to count)
+    entity: int | None = None
     attributed_to: list[str] = Field(default_factory=list)
     decisive: bool = True  # False: read with too little confidence to count in the comparison (listed only)
     confidence: float = 0.0  # the best reading confidence among its sources
@@ -144,7 +147,9 @@ class ValueGroup(BaseModel):
 
 class Comparison(BaseModel):
     """How the sources' values relate: ``agree``, ``vary`` (compatible estimates), ``conflict``,
-    ``different_entities`` (same name, different things) or ``single`` (one source)."""
+    ``different_entities`` (same name, different things) or ``single`` (one source). A ``conflict`` whose
+    groups carry more than one :attr:`ValueGroup.entity` is both: several things of that name, and
+    sources that disagree about one of them."""
 
     kind: str
     answer_type: str

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag.compare import adds_qualifier, compare, compatible, distinct_labels, same_value
+from rag.compose import compose
 from rag.config import ReaderSettings
 from rag.intent import analyse
 from rag.models import SourceReading, Value
@@ -351,6 +352,37 @@ def test_an_altered_copy_is_a_conflict_whatever_its_label_says():
     assert compare(altered, intent, "en", quotes, s).kind == "conflict"
     other = [_reading("d1", _q(495), "Achada Furna"), _reading("d3", _q(612), "Furna (Brava)")]
     assert compare(other, intent, "en", quotes, s).kind == "different_entities"
+
+
+def test_several_things_of_one_name_and_a_conflict_about_one_of_them_are_both_said():
+    """Two townships of one name, and two sources that disagree about one of them: the flag stays a conflict
+    (the sources disagree), and the answer tells the two townships apart, the disputed values side by side."""
+    intent = analyse("What is the population of Young America Township?")
+    quotes = {"d1": "The population was 838 at the 2010 census.", "d2": "The township had 1,200 residents and a school.",
+              "d3": "The population was 726 at the 2010 census."}
+    carver, edgar = "Young America Township, Carver County", "Young America Township, Edgar County"
+    readings = [_reading("d1", _q(838), carver), _reading("d2", _q(1200), carver), _reading("d3", _q(726), edgar)]
+    c = compare(readings, intent, "en", quotes, ReaderSettings())
+    assert c.kind == "conflict"
+    assert [(g.display, g.entity) for g in c.groups] == [("838", 0), ("1200", 0), ("726", 1)]
+    answer = compose(intent, c, [], "en")
+    assert answer.startswith("The sources describe different things named Young America Township and disagree")
+    assert f"{carver}: 838 [1] or 1200 [2]; {edgar}: 726 [3]" in answer and carver in c.message
+    assert f"{carver}: 838 [1] oder 1200 [2]" in compose(intent, compare(readings, intent, "de", quotes,
+                                                                        ReaderSettings()), [], "de")
+    # one thing of that name: a plain conflict, no labels in the answer
+    plain = compare(readings[:2], intent, "en", quotes, ReaderSettings())
+    assert plain.kind == "conflict" and all(g.entity is None for g in plain.groups)
+    assert compose(intent, plain, [], "en").startswith("838 [1]; one source says 1200 [2]")
+
+
+def test_a_date_disagreement_is_about_the_date():
+    born = analyse("When was Edmund Brockman born?")
+    d1 = Value(kind="date", text="1828", start=0, end=4, key="1828", display="1828")
+    d2 = Value(kind="date", text="1835", start=0, end=4, key="1835", display="1835")
+    c = compare([_reading("d1", d1), _reading("d2", d2)], born, "en", {"d1": "Born 1828.", "d2": "He was born in 1835."},
+                ReaderSettings())
+    assert c.kind == "conflict" and c.message.startswith("Sources differ on the date:")
 
 
 def test_flag_bars_per_answer_kind():
