@@ -40,8 +40,9 @@ def _points(ans: Answer) -> list[dict[str, Any]]:
                 low, high = float(lo_d.toordinal()), float(hi_d.toordinal())
                 y = (low + high) / 2
             label = f"[{r.citation}]" if r.citation else doc_id[:10]
+            named = comp.kind == "different_entities" or g.entity is not None  # one of several things of that name
             out.append({"date": r.date, "low": low, "high": high, "y": y, "label": label, "display": v.display,
-                        "decisive": g.decisive, "entity": g.entity_label if comp.kind == "different_entities" else None})
+                        "decisive": g.decisive, "entity": g.entity_label if named else None})
     return out if len({(p["low"], p["high"]) for p in out}) >= 2 else []
 
 
