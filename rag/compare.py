@@ -39,6 +39,25 @@ def same_value(a: Value, b: Value) -> bool:
     return a.key == b.key or same_name(a.text, b.text)
 
 
+def consensus_pick(options: list[tuple[Value, float]], others: list[SourceReading], margin: float) -> int | None:
+    """Which of a source's options (its values with their scores, higher is better) states what other sources
+    say: among the options scored within ``margin`` of its best, the one the other sources' readings back with
+    the most confidence; ``None`` when none of them states another source's value. How a source that also
+    states the others' value comes to agree with them (:func:`rag.reader.reconcile`,
+    :func:`rag.span_sources.read_with_spans`)."""
+    if not options:
+        return None
+    best = max(score for _, score in options)
+    support: dict[int, float] = {}
+    for k, (v, score) in enumerate(options):
+        if best - score > margin:
+            continue
+        for o in others:
+            if o.value is not None and same_value(v, o.value):
+                support[k] = support.get(k, 0.0) + o.confidence
+    return max(support, key=lambda k: support[k]) if support else None
+
+
 def _close(x: float, y: float) -> bool:
     return abs(x - y) <= _REL_TOL * max(abs(x), abs(y), 1e-9)
 
@@ -286,24 +305,28 @@ def by_entity(groups: list[ValueGroup]) -> list[list[ValueGroup]]:
     return list(out.values()) if len(out) > 1 else []
 
 
+def with_refs(g: ValueGroup) -> str:
+    """A group's value with its citation marks: "838 [1][5]"."""
+    return f"{g.display} {cite_marks(g.citations)}".strip()
+
+
 def entity_values(groups: list[ValueGroup], lang: str) -> str:
     """"Carver County: 838 [1] or 1,200 [2]; Edgar County: 726 [3]": each named thing with what the sources
     say of it, then the values read with less certainty."""
     parts = []
     for c in by_entity(groups):
         label = next((g.entity_label for g in c if g.entity_label), "?")
-        said = f" {t(lang, 'or')} ".join(f"{g.display} {cite_marks(g.citations)}".strip() for g in c)
+        said = f" {t(lang, 'or')} ".join(with_refs(g) for g in c)
         parts.append(t(lang, "entity_value", label=label, value=said))
     text = "; ".join(parts)
     unsure = [g for g in groups if g.entity is None and g.value.qualifier != "vague"]
     if unsure:
-        text += "; " + t(lang, "less_certain_inline", values="; ".join(
-            f"{g.display} {cite_marks(g.citations)}".strip() for g in unsure))
+        text += "; " + t(lang, "less_certain_inline", values="; ".join(with_refs(g) for g in unsure))
     return text
 
 
 def _group_text(g: ValueGroup, kind: str, lang: str) -> str:
-    s = f"{g.display} {cite_marks(g.citations)}".strip()
+    s = with_refs(g)
     if kind == "different_entities" and g.entity_label:
         s = t(lang, "entity_value", label=g.entity_label, value=s)
     return s

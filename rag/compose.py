@@ -3,20 +3,15 @@ where sources differ, who says what. Built only from the readings and the eviden
 
 from __future__ import annotations
 
-from rag.compare import by_entity, entity_values
+from rag.compare import by_entity, entity_values, with_refs
 from rag.intent import Intent, measure_nouns
 from rag.messages import t
-from rag.models import Comparison, Evidence, ValueGroup
+from rag.models import Comparison, Evidence
 from rag.text import stem
-from rag.validate import cite_marks
 
 
 def _quote(e: Evidence, lang: str) -> str:
     return f"„{e.quote}“ [{e.n}]" if lang == "de" else f"“{e.quote}” [{e.n}]"
-
-
-def _with_refs(g: ValueGroup) -> str:
-    return f"{g.display} {cite_marks(g.citations)}".strip()
 
 
 def compose(intent: Intent, comparison: Comparison | None, evidence: list[Evidence], lang: str) -> str:
@@ -38,7 +33,7 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
     what = comparison.quantity
     first = groups[0]
     if comparison.kind in ("single", "agree"):
-        text = _with_refs(first)
+        text = with_refs(first)
         notes = []
         if first.attributed_to:
             notes.append(t(lang, "according_to", who=first.attributed_to[0]))
@@ -51,25 +46,25 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
         text += "."
         unsure = [g for g in groups[1:] if not g.decisive and g.value.qualifier != "vague"]
         if unsure:
-            text += " " + t(lang, "less_certain", values="; ".join(_with_refs(g) for g in unsure)) + "."
+            text += " " + t(lang, "less_certain", values="; ".join(with_refs(g) for g in unsure)) + "."
         if intent.answer_type in ("name", "text", "person", "place"):  # a name is shown in its sentence
             cited = [e for e in evidence if e.n in first.citations][:1]
             cited += [e for e in evidence if e not in cited][:2 - len(cited)]
             text += " " + " ".join(_quote(e, lang) for e in cited)
         return text
     if comparison.kind == "vary":
-        body = "; ".join(_with_refs(g) for g in groups)
+        body = "; ".join(with_refs(g) for g in groups)
         return f"{t(lang, 'vary_lead', what=what)}: {body}."
     if comparison.kind == "different_entities":
-        body = "; ".join(t(lang, "entity_value", label=g.entity_label or "?", value=_with_refs(g)) for g in groups)
+        body = "; ".join(t(lang, "entity_value", label=g.entity_label or "?", value=with_refs(g)) for g in groups)
         return f"{t(lang, 'entities_lead', entity=intent.entity or what)}: {body}."
     if by_entity(groups):  # several things of that name, and sources that disagree about one of them
         lead = t(lang, "entities_conflict_lead", entity=intent.entity or what, what=what)
         return f"{lead}: {entity_values(groups, lang)}."
-    rest = "; ".join(_with_refs(g) for g in groups[1:])
+    rest = "; ".join(with_refs(g) for g in groups[1:])
     others = t(lang, "one_says", value=rest) if len(groups) == 2 and groups[1].independent_sources == 1 \
         else t(lang, "others_say", values=rest)
-    return f"{_with_refs(first)}; {others} — {t(lang, 'conflict_lead', what=what)}."
+    return f"{with_refs(first)}; {others} — {t(lang, 'conflict_lead', what=what)}."
 
 
 def refusal(intent: Intent, lang: str, evidence: list[Evidence], typed: bool) -> str:

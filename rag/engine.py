@@ -116,9 +116,7 @@ class Engine:
         for lang in ("de", "en"):
             syntax.tagged("Berlin", lang)
         resources()
-        embed_short = getattr(self.embedder, "embed_short_passages", None)
-        if embed_short is not None:
-            embed_short(["warm up"])
+        self.embed_clauses(["warm up"])
         if self.settings.answer.span.enabled:
             from rag.span_reader import span_reader
 

@@ -916,7 +916,7 @@ def reconcile(work: list[DocumentReading], readings: list[SourceReading], kind: 
     that value among its candidates, ranked within ``settings.consensus_margin`` of its choice, its reading
     takes that value (with the lower of the two confidences). A source that never mentions the other
     value, as an altered copy or a page about another entity, keeps its own."""
-    from rag.compare import same_value
+    from rag.compare import consensus_pick, same_value
 
     if settings.consensus_margin <= 0:
         return
@@ -925,20 +925,10 @@ def reconcile(work: list[DocumentReading], readings: list[SourceReading], kind: 
     for d, r in says:
         assert r.value is not None
         others = [o for _, o in says if o is not r and o.value is not None and not same_value(o.value, r.value)]
-        if not others:
+        pick = consensus_pick([(c.value, c.choice) for c in d.candidates], others, settings.consensus_margin)
+        if pick is None:
             continue
-        best = max(c.choice for c in d.candidates)
-        support: dict[int, float] = {}
-        for i, c in enumerate(d.candidates):
-            if best - c.choice > settings.consensus_margin:
-                continue
-            for o in others:
-                assert o.value is not None
-                if same_value(c.value, o.value):
-                    support[i] = support.get(i, 0.0) + o.confidence
-        if not support:
-            continue
-        c = d.candidates[max(support, key=lambda i: support[i])]
+        c = d.candidates[pick]
         p = sigmoid(model.logit(kind, "confidence", confidence_features(c, d.candidates)))
         r.value, r.sentence_start, r.sentence_end = c.value, c.sentence.start, c.sentence.end
         floor = settings.min_confidence_name if kind == "name" else settings.min_confidence

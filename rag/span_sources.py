@@ -198,7 +198,7 @@ def _reconcile(out: list[SourceReading], options: dict[int, list[_Option]], marg
     its other spans, scored within ``margin`` of its best, is another source's value, it takes that value (the
     one the other sources back with the most confidence), with the lower of the two confidences. A source that
     never offers the other value (an altered copy, a page about another thing of that name) keeps its own."""
-    from rag.compare import same_value
+    from rag.compare import consensus_pick, same_value
 
     if margin <= 0:
         return
@@ -207,17 +207,9 @@ def _reconcile(out: list[SourceReading], options: dict[int, list[_Option]], marg
         mine = chosen[i].value
         assert mine is not None
         others = [o for j, o in chosen.items() if j != i and o.value is not None and not same_value(o.value, mine)]
-        support: dict[int, float] = {}
-        for k, opt in enumerate(found[1:], start=1):
-            if found[0].span.score - opt.span.score > margin:
-                continue
-            v = opt.value()
-            for o in others:
-                assert o.value is not None
-                if same_value(v, o.value):
-                    support[k] = support.get(k, 0.0) + o.confidence
-        if support:
-            opt = found[max(support, key=lambda k: support[k])]
+        k = consensus_pick([(opt.value(), opt.span.score) for opt in found], others, margin)
+        if k is not None:
+            opt = found[k]
             p = round(min(chosen[i].confidence, max(opt.confidence, floor)), 4)
             out[i] = _says(out[i], opt, work[i].doc.text, p)
 
