@@ -95,8 +95,10 @@ class RayEmbedder:
                     if address:
                         ray.init(address=address, log_to_driver=False, logging_level="ERROR")
                     else:
-                        ray.init(num_cpus=max(1, workers or 1), include_dashboard=False, log_to_driver=False,
-                                 logging_level="ERROR", runtime_env={"env_vars": _forwarded_env()})
+                        # "local": a new cluster of our own even when another runs on this machine
+                        ray.init(address="local", num_cpus=max(1, workers or 1), include_dashboard=False,
+                                 log_to_driver=False, logging_level="ERROR",
+                                 runtime_env={"env_vars": _forwarded_env()})
                 except Exception as exc:  # noqa: BLE001 - connection errors come in many types
                     where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
                     raise RagError(f"cannot start or join {where} ({str(exc).splitlines()[0][:140]})") from None

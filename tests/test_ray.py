@@ -110,5 +110,11 @@ def test_joins_an_existing_ray_cluster(single, tmp_path):
         rep = json.loads(p.stdout)
         assert rep["workers"] == 2 and rep["embedded"] == single.embedded  # one worker per cluster CPU
         _same(single, _load(tmp_path))
+        # --workers without an address starts a cluster of its own even while another runs on this machine
+        own = tmp_path / "own"
+        p = rag("index", str(SEEDS), "--workers", "1", "--json",
+                env={"RAG_INDEX__ROOT": str(own), "RAG_EMBEDDING__CACHE": "false"})
+        assert p.returncode == 0, p.stderr[-800:]
+        assert json.loads(p.stdout)["workers"] == 1
     finally:
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
