@@ -12,6 +12,13 @@ ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 
 os.environ.setdefault("TQDM_DISABLE", "1")
+# One embedding cache for the whole session, as a user's repeated indexing has one: every test that indexes
+# the seeds again reads their vectors from it instead of re-embedding them (the cache is keyed by model and
+# text). Tests about embedding itself turn the cache off or name their own file.
+if "RAG_EMBEDDING__CACHE_PATH" not in os.environ:
+    import tempfile
+
+    os.environ["RAG_EMBEDDING__CACHE_PATH"] = str(Path(tempfile.mkdtemp(prefix="rag-test-cache-")) / "embeddings.sqlite")
 SHARED = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 

@@ -38,9 +38,10 @@ def test_invalid_value_is_named(tmp_path):
         load_settings(cfg)
 
 
-def test_default_yaml_matches_code_defaults():
+def test_default_yaml_matches_code_defaults(monkeypatch):
     import yaml
 
+    monkeypatch.delenv("RAG_EMBEDDING__CACHE_PATH", raising=False)  # the test session's shared cache
     from rag.config import Settings
 
     data = yaml.safe_load((Path(__file__).parents[1] / "configs" / "default.yaml").read_text(encoding="utf-8"))

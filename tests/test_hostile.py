@@ -166,10 +166,11 @@ def test_corrupt_embedding_cache_is_set_aside_and_rebuilt(tmp_path):
     cache.write_bytes(b"this is not a database" * 100)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"index:\n  root: {tmp_path / 'index'}\nembedding:\n  cache_path: {cache}\n", encoding="utf-8")
-    p = _cli("index", str(corpus), "--config", str(cfg))
+    env = {"RAG_EMBEDDING__CACHE_PATH": str(cache)}  # the file named in the config, not the session's cache
+    p = _cli("index", str(corpus), "--config", str(cfg), extra_env=env)
     assert p.returncode == 0 and "warning:" in p.stderr and "embedding cache unreadable" in p.stderr, p.stderr
     assert list(tmp_path.glob("cache.sqlite.corrupt-*"))  # set aside, not deleted
-    p = _cli("index", str(corpus), "--config", str(cfg), "--rebuild", "--json")
+    p = _cli("index", str(corpus), "--config", str(cfg), "--rebuild", "--json", extra_env=env)
     assert p.returncode == 0 and json.loads(p.stdout)["embedded"] == 0  # the new cache works
 
 

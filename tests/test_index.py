@@ -13,7 +13,7 @@ from rag.store import IndexStore
 
 
 def test_incremental_add_change_prune_remove(tmp_path, corpus):
-    s = make_settings(tmp_path)
+    s = make_settings(tmp_path, embedding={"cache_path": str(tmp_path / "own-cache.sqlite")})
     r1 = build_index(s, paths=[corpus])
     assert len(r1.added) == 2 and r1.embedded > 0
     r2 = build_index(s, paths=[corpus])
