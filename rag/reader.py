@@ -184,6 +184,8 @@ def _titles() -> frozenset[str]:
 
 
 _CROSS_PREFIX = 0.6  # a name in another language keeps at least this share of its letters as its beginning
+# Across languages a stem this short is no evidence: English "basin" and German "Basis" both strip to "basi".
+_CROSS_MIN_STEM = 5
 
 
 def _spelled_alike(tok: str, words: set[str]) -> bool:
@@ -225,13 +227,18 @@ def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,
         weight = 1.0 if idf is None else max(idf(st), idf(tok))
         if weight <= 0:
             continue
-        needed += weight
+        # across languages a short stem may be another word's ("basin"/"Basis"): it neither names the entity
+        # nor, when absent, proves that the document is about something else (it may be translated)
+        weak = cross and not tok.isdigit() and len(st) < _CROSS_MIN_STEM
         if tok.isdigit():
             ok = bool(re.search(rf"(?<![\d.,]){tok}(?![\d]|[.,]\d)", hay))
         else:
-            ok = st in words or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw))
-            if not ok and cross:
+            ok = (st in words and not weak) or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw))
+            if not ok and cross and not weak:
                 ok = _spelled_alike(tok, raw)
+        if weak and not ok:
+            continue
+        needed += weight
         if ok:
             matched += weight
         else:

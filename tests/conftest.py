@@ -16,9 +16,12 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 # the seeds again reads their vectors from it instead of re-embedding them (the cache is keyed by model and
 # text). Tests about embedding itself turn the cache off or name their own file.
 if "RAG_EMBEDDING__CACHE_PATH" not in os.environ:
+    import atexit
     import tempfile
 
-    os.environ["RAG_EMBEDDING__CACHE_PATH"] = str(Path(tempfile.mkdtemp(prefix="rag-test-cache-")) / "embeddings.sqlite")
+    _cache_dir = tempfile.mkdtemp(prefix="rag-test-cache-")
+    atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
+    os.environ["RAG_EMBEDDING__CACHE_PATH"] = str(Path(_cache_dir) / "embeddings.sqlite")
 SHARED = ROOT.parent / "shared" / "data"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
