@@ -38,6 +38,28 @@ def single(tmp_path_factory):
     return data
 
 
+@pytest.fixture(scope="module")
+def head():
+    """A Ray cluster started beside the tests (`ray start --head`, token auth off): its address."""
+    need_module("ray", "Ray (.[ray] extra)")
+    import shutil
+    import socket
+
+    ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    up = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard",
+                         "false", "--disable-usage-stats"], capture_output=True, text=True, env=env, timeout=180)
+    assert up.returncode == 0, up.stderr[-500:]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+
+
 def _same(a, b):
     assert [c.chunk_id for c in a.chunks] == [c.chunk_id for c in b.chunks]
     assert len({c.chunk_id for c in b.chunks}) == len(b.chunks)  # every chunk exactly once
@@ -46,7 +68,8 @@ def _same(a, b):
     assert np.allclose(a.sentence_vectors, b.sentence_vectors, atol=1e-6)
 
 
-def test_two_workers_build_the_same_index(single, tmp_path):
+def test_two_workers_build_the_same_index(single, head, tmp_path):
+    """--workers 2 starts a local cluster of its own, even while another Ray cluster (``head``) runs here."""
     need_module("ray", "Ray (.[ray] extra)")
     env = {"RAG_INDEX__ROOT": str(tmp_path), "RAG_EMBEDDING__CACHE": "false", "RAG_EMBEDDING__BATCH_SIZE": "8"}
     p = rag("index", str(SEEDS), "--workers", "2", "--json", env=env)
@@ -88,33 +111,11 @@ def test_no_flag_no_ray_and_bad_flags_are_one_line_errors(tmp_path):
     assert p.returncode != 0 and p.stderr.count("\n") == 1 and "no Ray cluster reachable" in p.stderr, p.stderr
 
 
-def test_joins_an_existing_ray_cluster(single, tmp_path):
+def test_joins_an_existing_ray_cluster(single, head, tmp_path):
     """--ray-address joins a cluster started beside it (`ray start --head`, token auth off on both sides)."""
-    need_module("ray", "Ray (.[ray] extra)")
-    import shutil
-    import socket
-
-    ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    up = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard",
-                         "false", "--disable-usage-stats"], capture_output=True, text=True, env=env, timeout=180)
-    assert up.returncode == 0, up.stderr[-500:]
-    try:
-        p = rag("index", str(SEEDS), "--ray-address", f"127.0.0.1:{port}", "--json",
-                env={"RAY_AUTH_MODE": "disabled", "RAG_INDEX__ROOT": str(tmp_path), "RAG_EMBEDDING__CACHE": "false"})
-        assert p.returncode == 0, p.stderr[-800:]
-        rep = json.loads(p.stdout)
-        assert rep["workers"] == 2 and rep["embedded"] == single.embedded  # one worker per cluster CPU
-        _same(single, _load(tmp_path))
-        # --workers without an address starts a cluster of its own even while another runs on this machine
-        own = tmp_path / "own"
-        p = rag("index", str(SEEDS), "--workers", "1", "--json",
-                env={"RAG_INDEX__ROOT": str(own), "RAG_EMBEDDING__CACHE": "false"})
-        assert p.returncode == 0, p.stderr[-800:]
-        assert json.loads(p.stdout)["workers"] == 1
-    finally:
-        subprocess.run([ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
+    p = rag("index", str(SEEDS), "--ray-address", head, "--json",
+            env={"RAY_AUTH_MODE": "disabled", "RAG_INDEX__ROOT": str(tmp_path), "RAG_EMBEDDING__CACHE": "false"})
+    assert p.returncode == 0, p.stderr[-800:]
+    rep = json.loads(p.stdout)
+    assert rep["workers"] == 2 and rep["embedded"] == single.embedded  # one worker per cluster CPU
+    _same(single, _load(tmp_path))
