@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import ROOT, SEEDS, need_module
+from test_server import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -43,13 +44,9 @@ def head():
     """A Ray cluster started beside the tests (`ray start --head`, token auth off): its address."""
     need_module("ray", "Ray (.[ray] extra)")
     import shutil
-    import socket
 
     ray_cli = shutil.which("ray") or str(Path(sys.executable).parent / "ray")
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
+    port = free_port()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     up = subprocess.run([ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2", "--include-dashboard",
                          "false", "--disable-usage-stats"], capture_output=True, text=True, env=env, timeout=180)
@@ -101,13 +98,7 @@ def test_no_flag_no_ray_and_bad_flags_are_one_line_errors(tmp_path):
     p = rag("index", str(SEEDS), "--workers", "0", env={"RAG_INDEX__ROOT": str(tmp_path)})
     assert p.returncode != 0 and p.stderr.strip() == "error: --workers must be at least 1 (got 0)", p.stderr
     need_module("ray", "Ray (.[ray] extra)")
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    p = rag("index", str(SEEDS), "--ray-address", f"127.0.0.1:{port}", env={"RAG_INDEX__ROOT": str(tmp_path)})
+    p = rag("index", str(SEEDS), "--ray-address", f"127.0.0.1:{free_port()}", env={"RAG_INDEX__ROOT": str(tmp_path)})
     assert p.returncode != 0 and p.stderr.count("\n") == 1 and "no Ray cluster reachable" in p.stderr, p.stderr
 
 
