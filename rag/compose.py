@@ -47,9 +47,12 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
         unsure = [g for g in groups[1:] if not g.decisive and g.value.qualifier != "vague"]
         if unsure:
             text += " " + t(lang, "less_certain", values="; ".join(with_refs(g) for g in unsure)) + "."
-        if intent.answer_type in ("name", "text", "person", "place"):  # a name is shown in its sentence
-            cited = [e for e in evidence if e.n in first.citations][:1]
+        # then the evidence: the sentence the value was read from (a name also beside the next best sentence,
+        # since the reader is less sure of names than of amounts and dates)
+        cited = [e for e in evidence if e.n in first.citations][:1]
+        if intent.answer_type in ("name", "text", "person", "place"):
             cited += [e for e in evidence if e not in cited][:2 - len(cited)]
+        if cited:
             text += " " + " ".join(_quote(e, lang) for e in cited)
         return text
     if comparison.kind == "vary":

@@ -12,7 +12,7 @@ from rag.compare import adds_qualifier, compare, compatible, distinct_labels, sa
 from rag.compose import compose
 from rag.config import ReaderSettings
 from rag.intent import analyse
-from rag.models import SourceReading, Value
+from rag.models import Evidence, SourceReading, Value
 from rag.values import find_date_values, find_quantities, parse_number, same_name
 
 DATA = Path(__file__).parent / "data"
@@ -381,6 +381,21 @@ def test_several_things_of_one_name_and_a_conflict_about_one_of_them_are_both_sa
     plain = compare(readings[:2], intent, "en", quotes, ReaderSettings())
     assert plain.kind == "conflict" and all(g.entity is None for g in plain.groups)
     assert compose(intent, plain, [], "en").startswith("838 [1]; one source says 1200 [2]")
+
+
+def test_a_single_value_is_followed_by_the_sentence_it_was_read_from():
+    """The answer leads with the value, then the evidence: the cited sentence, so the reader sees the 1855
+    the reader picked beside the 1975 it passed over."""
+    intent = analyse("When did Victoria enact its constitution?")
+    sentence = "Victoria hat eine Verfassung, die im Jahr 1975 erlassen wurde, aber auf der Verfassung von 1855 basiert."
+    picked = Value(kind="date", text="1855", start=0, end=4, key="1855", display="1855")
+    c = compare([_reading("d1", picked)], intent, "en", {"d1": sentence}, ReaderSettings())
+    evidence = [Evidence(n=2, doc_id="d2", chunk_id="d2:0", quote="Another sentence.", start=0, end=17),
+                Evidence(n=1, doc_id="d1", chunk_id="d1:0", quote=sentence, start=0, end=len(sentence))]
+    assert c.kind == "single"
+    assert compose(intent, c, evidence, "en") == f"1855 [1]. “{sentence}” [1]"
+    assert compose(intent, c, evidence, "de") == f"1855 [1]. „{sentence}“ [1]"
+    assert compose(intent, c, [], "en") == "1855 [1]."  # no evidence sentence: the value alone
 
 
 def test_a_date_disagreement_is_about_the_date():
