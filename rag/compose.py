@@ -4,7 +4,7 @@ where sources differ, who says what. Built only from the readings and the eviden
 from __future__ import annotations
 
 from rag.compare import by_entity, entity_values, with_refs
-from rag.intent import Intent, measure_nouns
+from rag.intent import NAME_TYPES, Intent, measure_nouns
 from rag.messages import t
 from rag.models import Comparison, Evidence
 from rag.text import stem
@@ -50,7 +50,7 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
         # then the evidence: the sentence the value was read from (a name also beside the next best sentence,
         # since the reader is less sure of names than of amounts and dates)
         cited = [e for e in evidence if e.n in first.citations][:1]
-        if intent.answer_type in ("name", "text", "person", "place"):
+        if intent.answer_type in NAME_TYPES:
             cited += [e for e in evidence if e not in cited][:2 - len(cited)]
         if cited:
             text += " " + " ".join(_quote(e, lang) for e in cited)

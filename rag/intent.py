@@ -17,6 +17,7 @@ from rag.text import detect_language, fold, stem
 from rag.values import find_date_values, find_quantities, resources
 
 AnswerType = Literal["quantity", "date", "person", "place", "name", "text"]
+NAME_TYPES: tuple[str, ...] = ("name", "person", "place", "text")  # the answer types whose answer is a span of words
 
 
 class Intent(BaseModel):

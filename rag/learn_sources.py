@@ -26,14 +26,13 @@ import numpy as np
 
 from rag.config import Settings, load_settings
 from rag.evaluation import answer_present, load_ramdocs
+from rag.intent import NAME_TYPES
 from rag.learn import RAMDOCS, ensure_index
 from rag.learn_span import in_fold, train_adapter
 from rag.reader import decide
 from rag.span_reader import ALTERNATIVES, span_reader
 from rag.span_sources import FEATURES, source_passage, span_options
 from rag.values import same_name
-
-NAME_TYPES = ("name", "person", "place", "text")
 
 
 def _stated(rows: list[dict[str, Any]], doc_id: str) -> tuple[str, str]:

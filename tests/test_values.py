@@ -384,8 +384,8 @@ def test_several_things_of_one_name_and_a_conflict_about_one_of_them_are_both_sa
 
 
 def test_a_single_value_is_followed_by_the_sentence_it_was_read_from():
-    """The answer leads with the value, then the evidence: the cited sentence, so the reader sees the 1855
-    the reader picked beside the 1975 it passed over."""
+    """The answer leads with the value, then the evidence: the cited sentence, so a user sees the 1855 the
+    reader picked beside the 1975 it passed over."""
     intent = analyse("When did Victoria enact its constitution?")
     sentence = "Victoria hat eine Verfassung, die im Jahr 1975 erlassen wurde, aber auf der Verfassung von 1855 basiert."
     picked = Value(kind="date", text="1855", start=0, end=4, key="1855", display="1855")
