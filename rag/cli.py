@@ -300,9 +300,12 @@ def eval_cmd(
     out: Annotated[Path | None, typer.Option("--out", help="Write report.md, results.jsonl and metrics.png here")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Evaluate on index/NAME (the dataset's own documents are "
                                                             "added to it) instead of a temporary index")] = None,
-    part: Annotated[str, typer.Option("--part", help="RAMDocs: all | tune | measure (every fifth question)")] = "all",
+    part: Annotated[str, typer.Option("--part", help="all | tune | measure (every fifth RAMDocs question or "
+                                                     "SQuAD article)")] = "all",
     variants: Annotated[bool, typer.Option("--variants/--no-variants",
                                            help="RAMDocs: also ask the agreeing variants (must not be flagged)")] = True,
+    unanswerable: Annotated[bool, typer.Option("--unanswerable", help="SQuAD/XQuAD: also ask every question with its own "
+                                                                      "article hidden (must be refused)")] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -316,9 +319,9 @@ def eval_cmd(
     if name is not None:
         _validate_name(name)
     s = _settings(config, None)
-    from rag.evaluation import METRIC_ORDER, load_dataset, run_eval, write_reports
+    from rag.evaluation import BREAKDOWN_COLUMNS, METRIC_ORDER, load_dataset, run_eval, write_reports
 
-    ds = load_dataset(file, questions, corpus, limit, part=part, variants=variants)
+    ds = load_dataset(file, questions, corpus, limit, part=part, variants=variants, unanswerable=unanswerable)
     report = _with_progress(lambda cb: run_eval(s, ds, llm=llm, k=k, progress=(lambda d, t: cb("questions", d, t))
                                                 if cb else None, index_name=name), quiet=as_json)
     paths = write_reports(report, out) if out else []
@@ -338,9 +341,8 @@ def eval_cmd(
             t.add_row(key, "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v)))
     Console().print(t)
     if report.get("breakdown"):
-        b = Table(title="by answer type, cause and agreeing variants")
-        cols = ["questions", "answer_accuracy", "conflict_precision", "conflict_recall", "conflict_f1", "unflagged",
-                "variants_unflagged", "flag_kind_accuracy"]
+        b = Table(title="by answer type, cause and variants")
+        cols = BREAKDOWN_COLUMNS
         b.add_column("slice")
         for c in cols:
             b.add_column(c.replace("conflict_", "conf. ").replace("_", " "), justify="right")

@@ -105,10 +105,13 @@ def _read_json(path: Path) -> Any:
         raise RagError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
 
 
-def load_squad(path: Path, questions_path: Path | None = None, limit: int | None = None, part: str = "all") -> Dataset:
+def load_squad(path: Path, questions_path: Path | None = None, limit: int | None = None, part: str = "all",
+               unanswerable: bool = False) -> Dataset:
     """SQuAD v1.1: paragraphs become documents ``sq{article}_{paragraph}``; answers keep their spans. With
     ``part``, only the questions of the tune or measure articles (every fifth article) are asked; every
-    paragraph stays in the corpus."""
+    paragraph stays in the corpus. With ``unanswerable``, every question is asked a second time with its own
+    article's paragraphs hidden (variant ``article-hidden``): no remaining paragraph answers it, so it must
+    be refused."""
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise RagError(f"{path}: not SQuAD v1.1 JSON (no 'data' list)")
@@ -120,17 +123,18 @@ def load_squad(path: Path, questions_path: Path | None = None, limit: int | None
         except (KeyError, TypeError):
             raise RagError(f"{questions_path}: not SQuAD v1.1 JSON") from None
     try:
-        return _squad_dataset(path, data, other, questions_path, limit, part)
+        return _squad_dataset(path, data, other, questions_path, limit, part, unanswerable)
     except (KeyError, TypeError, AttributeError) as exc:
         raise RagError(f"{path}: not SQuAD v1.1 JSON (a paragraph or question lacks {exc}; each needs context, "
                        "qas [{id, question, answers [{text, answer_start}]}])") from None
 
 
 def _squad_dataset(path: Path, data: dict[str, Any], other: dict[str, str], questions_path: Path | None,
-                   limit: int | None, part: str) -> Dataset:
+                   limit: int | None, part: str, unanswerable: bool = False) -> Dataset:
     docs: list[Document] = []
     qs: list[Question] = []
     for ai, art in enumerate(data["data"]):
+        article = [f"sq{ai:03d}_{pi:02d}" for pi in range(len(art.get("paragraphs", [])))]
         for pi, para in enumerate(art.get("paragraphs", [])):
             doc_id = f"sq{ai:03d}_{pi:02d}"
             text = para["context"]
@@ -146,6 +150,9 @@ def _squad_dataset(path: Path, data: dict[str, Any], other: dict[str, str], ques
                 spans = [(doc_id, a["answer_start"], a["answer_start"] + len(a["text"])) for a in qa["answers"]]
                 qs.append(Question(id=qa["id"], question=q, answers=[a["text"] for a in qa["answers"]], sources=[doc_id],
                                    answer_spans=spans))
+                if unanswerable:
+                    qs.append(Question(id=f"{qa['id']}-hidden", question=q, answers=[], answerable=False,
+                                       extra={"variant": "article-hidden"}, exclude=article))
     if limit:
         qs = qs[:limit]
     return Dataset(name=path.name + (f" (questions: {questions_path.name})" if questions_path else "")
@@ -259,13 +266,17 @@ def _is_ramdocs(path: Path) -> bool:
 
 
 def load_dataset(path: Path | None, questions: Path | None = None, corpus: list[Path] | None = None,
-                 limit: int | None = None, part: str = "all", variants: bool = True) -> Dataset:
-    """Our JSONL, SQuAD JSON or RAMDocs JSONL, recognised by content."""
+                 limit: int | None = None, part: str = "all", variants: bool = True,
+                 unanswerable: bool = False) -> Dataset:
+    """Our JSONL, SQuAD JSON or RAMDocs JSONL, recognised by content. ``unanswerable`` (SQuAD only): also ask
+    every question with its own article hidden."""
     path = path or DEFAULT_QA
     if not path.exists():
         raise RagError(f"{path}: no such file")
     if path.suffix.lower() == ".json":
-        return load_squad(path, questions, limit, part=part)
+        return load_squad(path, questions, limit, part=part, unanswerable=unanswerable)
+    if unanswerable:
+        raise RagError(f"{path}: --unanswerable needs a SQuAD/XQuAD JSON file (it hides each question's article)")
     if _is_ramdocs(path):
         return load_ramdocs(path, part=part, variants=variants, limit=limit)
     qs = load_jsonl(path)
@@ -481,10 +492,15 @@ def _conflict_scores(rows: list[dict[str, Any]]) -> dict[str, float | None]:
             "conflict_f1": None if f1 is None else round(f1, 4)}
 
 
+BREAKDOWN_COLUMNS = ["questions", "answer_accuracy", "conflict_precision", "conflict_recall", "conflict_f1", "unflagged",
+                     "variants_unflagged", "flag_kind_accuracy", "refused"]
+
+
 def breakdown(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Answer accuracy and conflict scores by the answer type the question asks for (``asked=quantity``,
     ``date``, ``name``, ``text``: every dataset), by gold answer type (number, date, name), by cause
-    (misinformation, ambiguity) and for the agreeing variants (share left unflagged)."""
+    (misinformation, ambiguity), for the agreeing variants (share left unflagged) and for the unanswerable ones
+    (share refused)."""
     ok = [r for r in results if "error" not in r]
     out: dict[str, dict[str, Any]] = {}
     main = [r for r in ok if not r.get("variant")]
@@ -510,6 +526,10 @@ def breakdown(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     variants = [r for r in ok if r.get("variant")]
     for v in sorted({r["variant"] for r in variants}):
         rows = [r for r in variants if r["variant"] == v]
+        if not any(r["gold_answerable"] for r in rows):  # questions asked where no source answers them
+            out[f"variant={v}"] = {"questions": len(rows),
+                                   "refused": round(sum(not r["answerable"] for r in rows) / len(rows), 4)}
+            continue
         types = {"all": rows, "number+date": [r for r in rows if r.get("gold_type") in ("number", "date")]}
         for tname, trs in types.items():
             if trs:
@@ -517,8 +537,9 @@ def breakdown(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                                                     "unflagged": round(sum(not r["flag"] for r in trs) / len(trs), 4),
                                                     "answer_accuracy": round(sum(bool(r["answer_correct"]) for r in trs)
                                                                              / len(trs), 4)}
-    if variants:
-        nd = [r for r in variants if r.get("gold_type") in ("number", "date")]
+    agreeing = [r for r in variants if r["gold_answerable"]]
+    if agreeing:
+        nd = [r for r in agreeing if r.get("gold_type") in ("number", "date")]
         nd_main = [r for r in main if r.get("gold_type") in ("number", "date")]
         both = nd_main + nd
         if both:
@@ -526,8 +547,8 @@ def breakdown(results: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             d.update(_conflict_scores(both))
             d["variants_unflagged"] = round(sum(not r["flag"] for r in nd) / len(nd), 4) if nd else None
             out["number+date with variants"] = d
-        d = {"questions": len(main) + len(variants)}
-        d.update(_conflict_scores(main + variants))
+        d = {"questions": len(main) + len(agreeing)}
+        d.update(_conflict_scores(main + agreeing))
         out["all with variants"] = d
     return out
 
@@ -624,9 +645,8 @@ def write_reports(report: dict[str, Any], out: Path) -> list[Path]:
             got = str(r.get("answer", r.get("error")))[:200]
             lines.append(f"- **{r['id']}** {r['question']} — gold {r.get('gold')} — got: {got}")
     if report.get("breakdown"):
-        cols = ["questions", "answer_accuracy", "conflict_precision", "conflict_recall", "conflict_f1", "unflagged",
-                "variants_unflagged", "flag_kind_accuracy"]
-        lines += ["", "## By answer type, cause and agreeing variants", "", "| slice | " + " | ".join(cols) + " |",
+        cols = BREAKDOWN_COLUMNS
+        lines += ["", "## By answer type, cause and variants", "", "| slice | " + " | ".join(cols) + " |",
                   "|---" * (len(cols) + 1) + "|"]
         lines += [f"| {k} | " + " | ".join("" if v.get(c) is None else str(v[c]) for c in cols) + " |"
                   for k, v in report["breakdown"].items()]

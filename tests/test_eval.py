@@ -107,3 +107,30 @@ def test_squad_cross_lingual_eval_cli(tmp_path):
     assert p.returncode == 0, p.stderr
     m = json.loads(p.stdout)["metrics"]
     assert m["questions"] == 40 and m["doc_recall@5"] >= 0.9
+
+
+def test_squad_unanswerable_variant_hides_the_question_article(tmp_path):
+    """``--unanswerable``: every SQuAD question is asked again with its own article's paragraphs hidden; that
+    copy is gold-unanswerable, retrieval never returns the hidden paragraphs, and the report gives the share
+    refused. A RAMDocs or JSONL file is told the option needs SQuAD."""
+    need_shared("xquad")
+    data = json.loads((XQUAD / "xquad.de.dev.json").read_text(encoding="utf-8"))
+    data["data"] = data["data"][:3]
+    f = tmp_path / "xquad.de.json"
+    f.write_text(json.dumps(data), encoding="utf-8")
+    ds = load_dataset(f, limit=8, unanswerable=True)
+    assert [q.id.endswith("-hidden") for q in ds.questions] == [False, True] * 4
+    asked, hidden = ds.questions[0], ds.questions[1]
+    assert hidden.question == asked.question and not hidden.answerable and not hidden.sources
+    article = asked.sources[0].split("_")[0]
+    assert hidden.exclude == [d.doc_id for d in ds.documents if d.doc_id.startswith(article + "_")]
+    report = run_eval(make_settings(tmp_path), ds)
+    rows = [r for r in report["results"] if r["variant"] == "article-hidden"]
+    assert len(rows) == 4 and all(not r["gold_answerable"] for r in rows)
+    hidden_docs = {q.id: set(q.exclude) for q in ds.questions}
+    assert all(c["doc_id"] not in hidden_docs[r["id"]] for r in rows for c in r["citations"])
+    refused = sum(not r["answerable"] for r in rows) / 4
+    assert report["breakdown"]["variant=article-hidden"] == {"questions": 4, "refused": refused}
+    assert report["metrics"]["refusal_accuracy"] == refused
+    with pytest.raises(RagError, match="--unanswerable needs a SQuAD"):
+        load_dataset(None, unanswerable=True)
