@@ -292,6 +292,9 @@ def test_question_entity_property_and_excluded_values():
     # a capitalised first word is a name only when it is no function word, qualifier or adverb
     assert analyse("Approximately how many works are in the Far Eastern collections?").entity == "Far Eastern"
     assert analyse("Most of the Chinese works date from which dynasty?").entity_tokens == ["chinese"]
+    # prepositions say where, not what: they are no property words ("within" used to become "withi")
+    assert analyse("How many nations are within the Amazon Basin?").property_words == ["nation"]
+    assert "innerhalb" not in analyse("Wie viele Länder liegen innerhalb des Amazonasbeckens?").property_words
 
 
 def test_entity_named_across_languages_only_by_spelling_variants():
