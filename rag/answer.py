@@ -80,6 +80,7 @@ class Gathered:
     hit_chunks: set[str]
     best_sim: float
     documents: dict[str, Any]
+    best_same_language: float = 0.0  # the best similarity of a sentence whose document is in the question's language
 
 
 def gather(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: str,
@@ -95,10 +96,27 @@ def gather(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: s
     sentences = document_sentences(retr, doc_ids, qv)
     hit_chunks = {h.chunk_id for h in hits}
     best_sim = max((s.sim for ss in sentences.values() for s in ss if s.chunk_id in hit_chunks), default=0.0)
+    same = max((s.sim for d, ss in sentences.items() if data.documents[d].language == lang for s in ss
+                if s.chunk_id in hit_chunks), default=0.0)
     kind, work = prepare_documents([data.documents[d] for d in doc_ids], sentences, intent, settings.reader, lang,
                                    retr.idf, best_sim, qv, embed or engine.embed_clauses,
                                    engine.embedder.embed_queries)
-    return Gathered(intent, lang, kind, work, sentences, hit_chunks, best_sim, data.documents)
+    return Gathered(intent, lang, kind, work, sentences, hit_chunks, best_sim, data.documents, same)
+
+
+def answerability(g: Gathered, settings: Any) -> str | None:
+    """Whether the best evidence is similar enough to the question to answer it at all: ``None`` if so, else the
+    reason. A sentence in another language than the question needs ``min_score``; one in the question's own
+    language needs ``min_score_same_language``, since the embedding model rates a sentence and its translation
+    lower than the sentence and itself (see the README's XQuAD figures)."""
+    other = max((s.sim for d, ss in g.sentences.items() if g.documents[d].language != g.lang for s in ss
+                 if s.chunk_id in g.hit_chunks), default=0.0)
+    if other >= settings.min_score or g.best_same_language >= settings.min_score_same_language:
+        return None
+    if g.best_same_language >= other:
+        return (f"best evidence similarity {g.best_same_language:.3f} < answer.min_score_same_language "
+                f"{settings.min_score_same_language} (question and source in {g.lang})")
+    return f"best evidence similarity {other:.3f} < answer.min_score {settings.min_score}"
 
 
 def read_sources(g: Gathered, settings: Any,
@@ -202,15 +220,13 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
         reader = _span_reader(g, settings.answer, used)
     readings, evidence = read_sources(g, settings.answer, reader)
     spans = used["spans"]
-    best_sim = g.best_sim
     t_read = time.perf_counter()
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
     comparison = compare(readings, intent, lang, quotes, _flag_bars(settings.answer, spans))
     typed = intent.answer_type in ("quantity", "date")
 
-    answerable = bool(evidence) and best_sim >= settings.answer.min_score
-    reason = None if answerable else (f"best evidence similarity {best_sim:.3f} < answer.min_score "
-                                      f"{settings.answer.min_score}" if evidence else "no evidence retrieved")
+    reason = answerability(g, settings.answer) if evidence else "no evidence retrieved"
+    answerable = reason is None
     if answerable and readings and not any(r.names_entity for r in readings):
         answerable, reason = False, f"no retrieved source names {intent.entity}"
     if answerable and typed and comparison is None:

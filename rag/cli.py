@@ -304,9 +304,8 @@ def eval_cmd(
                                                      "SQuAD article)")] = "all",
     variants: Annotated[bool, typer.Option("--variants/--no-variants",
                                            help="RAMDocs: also ask the agreeing variants (must not be flagged)")] = True,
-    unanswerable: Annotated[bool, typer.Option("--unanswerable", help="SQuAD/XQuAD, RAMDocs: also ask every question "
-                                                                      "with its own article or documents hidden (must be "
-                                                                      "refused)")] = False,
+    unanswerable: Annotated[bool, typer.Option("--unanswerable", help="SQuAD/XQuAD: also ask every question with its own "
+                                                                      "article hidden (must be refused)")] = False,
     config: ConfigOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

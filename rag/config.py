@@ -200,6 +200,7 @@ class SpanSettings(_Section):
 class AnswerSettings(_Section):
     max_evidence: int = Field(6, ge=1, le=30)
     min_score: float = Field(0.785, ge=0, le=1)
+    min_score_same_language: float = Field(0.815, ge=0, le=1)
     max_question_chars: int = Field(2000, ge=10)
     reader: ReaderSettings = Field(default_factory=ReaderSettings)
     span: SpanSettings = Field(default_factory=SpanSettings)

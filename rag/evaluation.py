@@ -176,16 +176,14 @@ def part_of(index: int, part: str) -> bool:
     return part == "all" or (part == "measure") == (index % 5 == 4)
 
 
-def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: int | None = None,
-                 unanswerable: bool = False) -> Dataset:
+def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: int | None = None) -> Dataset:
     """RAMDocs JSONL (``question``, ``documents`` [{text, type, answer}], ``gold_answers``, ``wrong_answers``,
     ``disambig_entity``): all documents of all questions form one corpus.
 
     The gold conflict of a question is "its non-noise documents state different answers". With ``variants``,
     each question also yields two agreeing variants that must not be flagged: one whose corpus is only the
     ``correct`` documents of its best-supported gold answer, and one whose corpus is those plus a second
-    copy of one of them. With ``unanswerable``, each question is also asked with all its own documents hidden
-    (variant ``documents-hidden``), which must be refused.
+    copy of one of them.
     """
     docs: list[Document] = []
     qs: list[Question] = []
@@ -228,9 +226,6 @@ def load_ramdocs(path: Path, part: str = "all", variants: bool = True, limit: in
         correct = [ids[j] for j, d in enumerate(row["documents"]) if d["type"] == "correct"]
         qs.append(Question(id=f"rd{qi:03d}", question=row["question"], answers=gold, sources=correct,
                            conflict=conflict, extra=extra))
-        if unanswerable:
-            qs.append(Question(id=f"rd{qi:03d}-hidden", question=row["question"], answers=[], answerable=False,
-                               extra=dict(extra, cause="none", variant="documents-hidden"), exclude=ids))
         if not variants or not correct:
             continue
         by_answer: dict[str, list[str]] = {}
@@ -273,18 +268,22 @@ def _is_ramdocs(path: Path) -> bool:
 def load_dataset(path: Path | None, questions: Path | None = None, corpus: list[Path] | None = None,
                  limit: int | None = None, part: str = "all", variants: bool = True,
                  unanswerable: bool = False) -> Dataset:
-    """Our JSONL, SQuAD JSON or RAMDocs JSONL, recognised by content. ``unanswerable`` (SQuAD, RAMDocs): also
-    ask every question with its own article (SQuAD) or documents (RAMDocs) hidden."""
+    """Our JSONL, SQuAD JSON or RAMDocs JSONL, recognised by content. ``unanswerable`` (SQuAD only): also ask
+    every question with its own article hidden. Not RAMDocs: other questions' pages describe the same people
+    and places (with a question's own documents hidden, 155 of the 183 answers given on the tune part still
+    held its gold answer), so hiding them does not make a question unanswerable."""
     path = path or DEFAULT_QA
     if not path.exists():
         raise RagError(f"{path}: no such file")
     if path.suffix.lower() == ".json":
         return load_squad(path, questions, limit, part=part, unanswerable=unanswerable)
     if _is_ramdocs(path):
-        return load_ramdocs(path, part=part, variants=variants, limit=limit, unanswerable=unanswerable)
+        if unanswerable:
+            raise RagError(f"{path}: --unanswerable needs a SQuAD/XQuAD file (RAMDocs pages of other questions "
+                           "describe the same entities)")
+        return load_ramdocs(path, part=part, variants=variants, limit=limit)
     if unanswerable:
-        raise RagError(f"{path}: --unanswerable needs a SQuAD/XQuAD or RAMDocs file (it hides each question's own "
-                       "article or documents)")
+        raise RagError(f"{path}: --unanswerable needs a SQuAD/XQuAD file (it hides each question's article)")
     qs = load_jsonl(path)
     return Dataset(name=path.name, questions=qs[:limit] if limit else qs, corpus=corpus)
 
