@@ -295,6 +295,12 @@ def test_question_entity_property_and_excluded_values():
     # prepositions say where, not what: they are no property words ("within" used to become "withi")
     assert analyse("How many nations are within the Amazon Basin?").property_words == ["nation"]
     assert "innerhalb" not in analyse("Wie viele Länder liegen innerhalb des Amazonasbeckens?").property_words
+    # German question words and the polite imperative are no names ("Warum", "Welchen", "Nennen Sie"); an
+    # article is a whole word ("wurden Johann" holds no "den")
+    q = "Warum wurden Johann Esch und Heinrich Voes von der katholischen Kirche hingerichtet?"
+    assert analyse(q).entity_tokens == ["johann", "esch", "heinrich", "voes"]
+    assert analyse("Welchen Ruf hatte Tesla in der Populärkultur?").entity_tokens == ["tesla"]
+    assert analyse("Nennen Sie ein Luxussegment von Toyota.").entity == "Luxussegment von Toyota"
 
 
 def test_entity_named_across_languages_only_by_spelling_variants():
