@@ -80,7 +80,8 @@ class Gathered:
     hit_chunks: set[str]
     best_sim: float
     documents: dict[str, Any]
-    best_same_language: float = 0.0  # the best similarity of a sentence whose document is in the question's language
+    best_same_language: float = 0.0  # best_sim among sentences whose document is in the question's language
+    best_other_language: float = 0.0  # best_sim among the others
 
 
 def gather(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: str,
@@ -95,13 +96,15 @@ def gather(engine: Any, intent: Intent, k: int, filters: Filters | None, lang: s
     doc_ids = list(dict.fromkeys(h.doc_id for h in hits))[: settings.reader.max_sources]
     sentences = document_sentences(retr, doc_ids, qv)
     hit_chunks = {h.chunk_id for h in hits}
-    best_sim = max((s.sim for ss in sentences.values() for s in ss if s.chunk_id in hit_chunks), default=0.0)
-    same = max((s.sim for d, ss in sentences.items() if data.documents[d].language == lang for s in ss
-                if s.chunk_id in hit_chunks), default=0.0)
+    best = {True: 0.0, False: 0.0}  # the best similarity of a retrieved sentence, by "in the question's language"
+    for d, ss in sentences.items():
+        same = data.documents[d].language == lang
+        best[same] = max([best[same]] + [s.sim for s in ss if s.chunk_id in hit_chunks])
+    best_sim = max(best.values())
     kind, work = prepare_documents([data.documents[d] for d in doc_ids], sentences, intent, settings.reader, lang,
                                    retr.idf, best_sim, qv, embed or engine.embed_clauses,
                                    engine.embedder.embed_queries)
-    return Gathered(intent, lang, kind, work, sentences, hit_chunks, best_sim, data.documents, same)
+    return Gathered(intent, lang, kind, work, sentences, hit_chunks, best_sim, data.documents, best[True], best[False])
 
 
 def answerability(g: Gathered, settings: Any) -> str | None:
@@ -109,8 +112,7 @@ def answerability(g: Gathered, settings: Any) -> str | None:
     reason. A sentence in another language than the question needs ``min_score``; one in the question's own
     language needs ``min_score_same_language``, since the embedding model rates a sentence and its translation
     lower than the sentence and itself (see the README's XQuAD figures)."""
-    other = max((s.sim for d, ss in g.sentences.items() if g.documents[d].language != g.lang for s in ss
-                 if s.chunk_id in g.hit_chunks), default=0.0)
+    other = g.best_other_language
     if other >= settings.min_score or g.best_same_language >= settings.min_score_same_language:
         return None
     if g.best_same_language >= other:

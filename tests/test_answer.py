@@ -491,9 +491,9 @@ def test_answerability_threshold_depends_on_the_question_and_sentence_languages(
     def gathered(sim: float, doc_lang: str, q_lang: str = "de") -> Gathered:
         s = Sentence("d1", "d1#0", 0, 10, sim, 0, 10)
         docs = {"d1": SimpleNamespace(language=doc_lang)}
-        same = sim if doc_lang == q_lang else 0.0
+        same, other = (sim, 0.0) if doc_lang == q_lang else (0.0, sim)
         return Gathered(analyse("Wann wurde die Brücke gebaut?"), q_lang, "date", [], {"d1": [s]}, {"d1#0"}, sim, docs,
-                        same)
+                        same, other)
 
     assert answerability(gathered(0.80, "en"), settings) is None  # across languages 0.80 is enough
     reason = answerability(gathered(0.80, "de"), settings)
@@ -502,3 +502,13 @@ def test_answerability_threshold_depends_on_the_question_and_sentence_languages(
     assert answerability(gathered(0.83, "de"), settings) is None
     assert answerability(gathered(0.78, "en"), settings) == "best evidence similarity 0.780 < answer.min_score 0.785"
     assert answerability(gathered(0.83, "en"), AnswerSettings(min_score_same_language=0.825)) is None
+
+
+def test_off_corpus_questions_are_refused_by_their_language_pairing(engine):
+    """Over the German seeds, an English off-corpus question falls below the cross-language threshold and a
+    German one below the same-language one; each refusal names the threshold that refused it."""
+    en = ask(engine, "What is the capital of France?")
+    de = ask(engine, "Wie viele Einwohner hat Berlin?")
+    assert not en.answerable and "< answer.min_score 0.785" in en.refusal_reason
+    assert not de.answerable and de.refusal_reason.endswith("(question and source in de)")
+    assert ask(engine, "Wann trat der Vertrag in Kraft?").answerable  # a German question the seeds answer
