@@ -136,7 +136,7 @@ def _squad_dataset(path: Path, data: dict[str, Any], other: dict[str, str], ques
     for ai, art in enumerate(data["data"]):
         article = [f"sq{ai:03d}_{pi:02d}" for pi in range(len(art.get("paragraphs", [])))]
         for pi, para in enumerate(art.get("paragraphs", [])):
-            doc_id = f"sq{ai:03d}_{pi:02d}"
+            doc_id = article[pi]
             text = para["context"]
             docs.append(Document(doc_id=doc_id, path=f"{path}#{doc_id}", text=text, title="", language=detect_language(text),
                                  content_hash=hashlib.sha256(text.encode()).hexdigest(), format="squad",
@@ -277,13 +277,11 @@ def load_dataset(path: Path | None, questions: Path | None = None, corpus: list[
         raise RagError(f"{path}: no such file")
     if path.suffix.lower() == ".json":
         return load_squad(path, questions, limit, part=part, unanswerable=unanswerable)
-    if _is_ramdocs(path):
-        if unanswerable:
-            raise RagError(f"{path}: --unanswerable needs a SQuAD/XQuAD file (RAMDocs pages of other questions "
-                           "describe the same entities)")
-        return load_ramdocs(path, part=part, variants=variants, limit=limit)
     if unanswerable:
-        raise RagError(f"{path}: --unanswerable needs a SQuAD/XQuAD file (it hides each question's article)")
+        raise RagError(f"{path}: --unanswerable needs a SQuAD/XQuAD file (it hides each question's article; "
+                       "RAMDocs pages of other questions describe the same entities)")
+    if _is_ramdocs(path):
+        return load_ramdocs(path, part=part, variants=variants, limit=limit)
     qs = load_jsonl(path)
     return Dataset(name=path.name, questions=qs[:limit] if limit else qs, corpus=corpus)
 

@@ -479,21 +479,15 @@ def test_warming_up_loads_the_models_the_first_question_would_wait_for(engine):
 def test_answerability_threshold_depends_on_the_question_and_sentence_languages():
     """The embedding model rates a sentence and its translation lower than a sentence in the question's own
     language: the same similarity that answers across languages is too low within one."""
-    from types import SimpleNamespace
-
     from rag.answer import Gathered, answerability
     from rag.config import AnswerSettings
     from rag.intent import analyse
-    from rag.reader import Sentence
 
     settings = AnswerSettings(min_score=0.785, min_score_same_language=0.825)
 
     def gathered(sim: float, doc_lang: str, q_lang: str = "de") -> Gathered:
-        s = Sentence("d1", "d1#0", 0, 10, sim, 0, 10)
-        docs = {"d1": SimpleNamespace(language=doc_lang)}
         same, other = (sim, 0.0) if doc_lang == q_lang else (0.0, sim)
-        return Gathered(analyse("Wann wurde die Brücke gebaut?"), q_lang, "date", [], {"d1": [s]}, {"d1#0"}, sim, docs,
-                        same, other)
+        return Gathered(analyse("Wann wurde die Brücke gebaut?"), q_lang, "date", [], {}, set(), sim, {}, same, other)
 
     assert answerability(gathered(0.80, "en"), settings) is None  # across languages 0.80 is enough
     reason = answerability(gathered(0.80, "de"), settings)
