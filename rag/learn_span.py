@@ -117,11 +117,12 @@ RAMDOCS_CLOZE = 3  # sentences per RAMDocs document made into cloze pairs (the X
 
 
 def cloze_examples(part: str, rng: random.Random, root: Path = XQUAD, path: Path = RAMDOCS,
-                   skip: Callable[[int], bool] = lambda ai: False) -> list[dict[str, Any]]:
+                   skip: Callable[[int], bool] = lambda ai: False,
+                   leave_out: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Cloze pairs (:mod:`rag.learn_cloze`) from the unlabelled text of ``part``: the paragraphs of the XQuAD
     articles (German and English, and across the two where a span occurs verbatim in both; articles for which
     ``skip`` is true left out) and :data:`RAMDOCS_CLOZE` sentences of each document of the RAMDocs questions
-    (English only: the German text is what the reader must read best)."""
+    (English; ``leave_out``: not of that cross-fitting fold's questions, as in :func:`ramdocs_examples`)."""
     made: list[tuple[dict[str, Any], str]] = []
     for ai, ade, aen in _xquad(root):
         if not part_of(ai, part) or skip(ai):
@@ -131,7 +132,7 @@ def cloze_examples(part: str, rng: random.Random, root: Path = XQUAD, path: Path
             made += [(c, "cloze:xquad") for c in cloze_pairs(de, "de", rng, per_sentence=2) + cloze_pairs(en, "en", rng)]
             made += [(c, "cloze:xquad-x") for c in crosslingual_pairs(en, "en", de, rng) + crosslingual_pairs(de, "de", en, rng)]
     for qi, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
-        if part_of(qi, part):
+        if part_of(qi, part) and not (leave_out is not None and in_fold(qi, *leave_out)):
             for d in json.loads(line)["documents"]:
                 made += [(c, "cloze:ramdocs") for c in cloze_pairs(d["text"], "en", rng, sentences=RAMDOCS_CLOZE)]
     return [_example(c["q"], c["text"], c["start"], c["end"], src) for c, src in made]
@@ -308,7 +309,7 @@ def train_adapter(out: Path, epochs: float = 3.0, rank: int = 16, frozen: int = 
     examples = xquad_examples("tune", rng, skip=skip) + ramdocs_examples("tune", leave_out=leave_out)
     n_cloze = 0
     if cloze:
-        extra = cloze_examples("tune", rng, skip=skip)
+        extra = cloze_examples("tune", rng, skip=skip, leave_out=leave_out)
         n_cloze = len(extra)
         examples += extra
     arrays = train(examples, epochs, rank, frozen, lr, batch, seed, log=log)
@@ -386,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
         leave_out = parse_fold(args.leave_out) if args.leave_out else None
     except ValueError as exc:
         ap.error(f"--leave-out {exc}")
+    if args.validate and args.out.resolve() == ADAPTER_FILE.resolve():
+        ap.error("--validate trains an adapter without the validation articles: give --out FILE, not the shipped "
+                 f"adapter {ADAPTER_FILE}")
     out = train_adapter(args.out, args.epochs, args.rank, args.frozen, args.lr, args.batch, args.seed, leave_out,
                         cloze=args.cloze, validate=args.validate, log=lambda m: print(m, flush=True))
     print(f"wrote {out} ({out.stat().st_size // 1024} KB)")

@@ -61,3 +61,14 @@ def test_validation_articles_are_tune_articles_never_measure_ones() -> None:
     chosen = [ai for ai in range(24) if is_validation(ai)]
     assert chosen == [0, 5, 10, 15, 20]  # every fifth tune article of the 24 in XQuAD's development split
     assert all(part_of(ai, "tune") and not part_of(ai, "measure") for ai in chosen)
+
+
+def test_validate_never_overwrites_the_shipped_adapter(capsys) -> None:
+    import pytest
+
+    from rag.learn_span import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--validate"])
+    assert exc.value.code == 2
+    assert "give --out FILE" in capsys.readouterr().err
