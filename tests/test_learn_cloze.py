@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from rag.learn_cloze import answer_spans, cloze_pairs, cloze_question, crosslingual_pairs, is_prose
 
 EN = ("The bridge was opened in 1932 after six years of work. It carries 12,000 vehicles a day across the "
@@ -56,16 +58,14 @@ def test_crosslingual_pairs_ask_in_one_language_and_answer_in_the_other() -> Non
 
 def test_validation_articles_are_tune_articles_never_measure_ones() -> None:
     from rag.evaluation import part_of
-    from rag.learn_span import is_validation
+    from rag.learn_span import is_validation  # imports the training module, not torch
 
     chosen = [ai for ai in range(24) if is_validation(ai)]
     assert chosen == [0, 5, 10, 15, 20]  # every fifth tune article of the 24 in XQuAD's development split
     assert all(part_of(ai, "tune") and not part_of(ai, "measure") for ai in chosen)
 
 
-def test_validate_never_overwrites_the_shipped_adapter(capsys) -> None:
-    import pytest
-
+def test_validate_never_overwrites_the_shipped_adapter(capsys: pytest.CaptureFixture[str]) -> None:
     from rag.learn_span import main
 
     with pytest.raises(SystemExit) as exc:
