@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from rag.intent import stopwords
@@ -72,8 +73,17 @@ def is_prose(sentence: str) -> bool:
     return sum(w.strip(_TRIM).isalpha() for w in words) >= 0.8 * len(words) and not any(c in sentence for c in "^|")
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    return [(a, b) for a, b in split_sentences(text) if is_prose(text[a:b])]
+def _sentence_spans(text: str, lang: str, rng: random.Random,
+                    sentences: int | None = None) -> Iterator[tuple[int, str, list[tuple[int, int, str]]]]:
+    """Each prose sentence of ``text`` (``sentences``: that many, chosen at random) as its offset, its text
+    and its candidate answers in random order."""
+    chosen = [(a, b) for a, b in split_sentences(text) if is_prose(text[a:b])]
+    if sentences is not None and len(chosen) > sentences:
+        chosen = sorted(rng.sample(chosen, sentences))
+    for s, e in chosen:
+        spans = answer_spans(text[s:e], lang)
+        rng.shuffle(spans)
+        yield s, text[s:e], spans
 
 
 def cloze_pairs(text: str, lang: str, rng: random.Random, per_sentence: int = 1,
@@ -82,13 +92,7 @@ def cloze_pairs(text: str, lang: str, rng: random.Random, per_sentence: int = 1,
     that many of its sentences, chosen at random), as ``{"q", "text", "start", "end"}``: the question and the
     answer's offsets into ``text``."""
     out: list[dict[str, Any]] = []
-    chosen = _sentences(text)
-    if sentences is not None and len(chosen) > sentences:
-        chosen = sorted(rng.sample(chosen, sentences))
-    for s, e in chosen:
-        sent = text[s:e]
-        spans = answer_spans(sent, lang)
-        rng.shuffle(spans)
+    for s, sent, spans in _sentence_spans(text, lang, rng, sentences):
         for a, b, kind in spans[:per_sentence]:
             q = cloze_question(sent, a, b, kind, lang, rng)
             if q:
@@ -101,10 +105,7 @@ def crosslingual_pairs(text: str, lang: str, translation: str, rng: random.Rando
     span found verbatim exactly once in ``translation`` (names, numbers, dates mostly): at most one per
     sentence, offsets into ``translation``."""
     out: list[dict[str, Any]] = []
-    for s, e in _sentences(text):
-        sent = text[s:e]
-        spans = answer_spans(sent, lang)
-        rng.shuffle(spans)
+    for _, sent, spans in _sentence_spans(text, lang, rng):
         for a, b, kind in spans:
             ans = sent[a:b]
             hits = [m.start() for m in re.finditer(re.escape(ans), translation)] if len(ans) >= 3 else []

@@ -308,16 +308,13 @@ def train_adapter(out: Path, epochs: float = 3.0, rank: int = 16, frozen: int = 
     rng = random.Random(seed)
     skip = is_validation if validate else (lambda ai: False)
     examples = xquad_examples("tune", rng, skip=skip) + ramdocs_examples("tune", leave_out=leave_out)
-    n_cloze = 0
-    if cloze:
-        extra = cloze_examples("tune", rng, skip=skip, leave_out=leave_out)
-        n_cloze = len(extra)
-        examples += extra
+    extra = cloze_examples("tune", rng, skip=skip, leave_out=leave_out) if cloze else []
+    examples += extra
     arrays = train(examples, epochs, rank, frozen, lr, batch, seed, log=log)
     meta = {"trained_on": "XQuAD dev tune articles (de/en questions x de/en paragraphs) + RAMDocs dev tune "
                           "questions" + (" + cloze pairs of their text" if cloze else "")
                           + (", without the validation articles" if validate else ""),
-            "pairs": len(examples), "cloze_pairs": n_cloze, "epochs": epochs, "rank": rank,
+            "pairs": len(examples), "cloze_pairs": len(extra), "epochs": epochs, "rank": rank,
             "frozen_layers": frozen, "lr": lr, "batch": batch, "seed": seed,
             "left_out_fold": f"{leave_out[0]}/{leave_out[1]}" if leave_out else None}
     out.parent.mkdir(parents=True, exist_ok=True)
