@@ -22,7 +22,7 @@ from typing import Any
 
 from rag.intent import stopwords
 from rag.syntax import noun_phrases, word_tags
-from rag.text import split_sentences
+from rag.text import fold, split_sentences
 from rag.values import find_date_values, find_quantities, resources
 
 MIN_WORDS, MAX_WORDS = 5, 45  # sentences read for pairs
@@ -55,10 +55,10 @@ def cloze_question(sentence: str, start: int, end: int, kind: str, lang: str, rn
     content words dropped; None where fewer than three words are left."""
     words = [w.strip(_TRIM) for w in sentence[:start].split()[-CONTEXT_WORDS:] + sentence[end:].split()[:CONTEXT_WORDS]]
     stop = stopwords()
-    kept = [w for w in words if w and (w.lower() in stop or rng.random() >= DROP)]
+    kept = [w for w in words if w and (fold(w) in stop or rng.random() >= DROP)]
     if len(kept) < 3:
         return None
-    if start > 0 and kept[0][:1].isupper() and kept[0].lower() in stop:  # a sentence's first word, mid-question now
+    if start > 0 and kept[0][:1].isupper() and fold(kept[0]) in stop:  # a sentence's first word, mid-question now
         kept[0] = kept[0].lower()
     wh = resources()["cloze_question_words"]["de" if lang == "de" else "en"][kind]
     return f"{wh} {' '.join(kept)}?"

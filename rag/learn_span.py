@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 
 from rag.encoder import LINEAR, E5Weights
-from rag.evaluation import part_of
+from rag.evaluation import answer_present, part_of
 from rag.learn_cloze import cloze_pairs, crosslingual_pairs
 from rag.span_reader import ADAPTER_FILE, encode_pair, grow_window
 from rag.text import split_sentences
@@ -327,7 +327,9 @@ def train_adapter(out: Path, epochs: float = 3.0, rank: int = 16, frozen: int = 
 def validation_scores(adapter: Path, root: Path = XQUAD) -> dict[str, float]:
     """How often the adapter's best span of the gold answer's passage (German paragraphs, as the seed archive
     is German) contains the gold answer, for the German and the English questions of the XQuAD validation
-    articles (:func:`is_validation`): ``{"de-de": …, "en-de": …, "questions": …}``."""
+    articles (:func:`is_validation`): ``{"de-de": …, "en-de": …, "questions": …}``. Containment is
+    :func:`rag.evaluation.answer_present`, as ``rag eval`` scores the short answer (articles aside, numbers
+    by value)."""
     from rag.span_reader import span_reader
 
     reader = span_reader(adapter)
@@ -340,11 +342,11 @@ def validation_scores(adapter: Path, root: Path = XQUAD) -> dict[str, float]:
             for qa in pde["qas"]:
                 a = qa["answers"][0]
                 passage, _ = window_of(pde["context"], a["answer_start"], a["answer_start"] + len(a["text"]))
-                golds = [g["text"].lower() for g in qa["answers"]]
+                golds = [g["text"] for g in qa["answers"]]
                 for key, q in (("de-de", qa["question"]), ("en-de", en_q.get(qa["id"]))):
                     if q:
                         spans = reader.read(q, passage)
-                        hits[key].append(bool(spans) and any(g in spans[0].text.lower() for g in golds))
+                        hits[key].append(bool(spans) and answer_present(spans[0].text, golds))
     return {**{k: round(sum(v) / len(v), 4) if v else 0.0 for k, v in hits.items()}, "questions": len(hits["de-de"])}
 
 

@@ -32,6 +32,11 @@ def test_question_leads_with_the_kinds_question_word_and_leaves_the_answer_out()
         assert q is not None and q.startswith("Wann ") and q.endswith("?")
         assert "1932" not in q
         assert "wurde" in q  # stop words are never dropped
+    sent = "Über die Brücke fahren seit 1932 täglich Autos für die Stadt."
+    a = sent.index("1932")
+    for seed in range(20):  # stop words with umlauts too: the list is folded ("über" is "ueber")
+        q = cloze_question(sent, a, a + 4, "date", "de", random.Random(seed))
+        assert q is not None and "über" in q and "für" in q
     assert cloze_question("Es war 1932.", 7, 11, "date", "de", random.Random(0)) is None  # too few words left
 
 
