@@ -33,6 +33,7 @@ class Intent(BaseModel):
     entity_tokens: list[str] = Field(default_factory=list)  # folded tokens a source must name to be about it
     counted: str | None = None  # "how many X": X
     increment: bool = False  # asks for an addition ("how many more", "weitere")
+    rate: bool = False  # asks for an amount per unit of something ("per capita", "population density")
     life_event: Literal["start", "end"] | None = None  # born (start of a life span) or died (end)
     excluded: list[str] = Field(default_factory=list)  # values the question itself names (not answers)
 
@@ -140,6 +141,7 @@ def analyse(question: str) -> Intent:
                 intent.dimension = "area" if squared and dim == "length" else dim
         if re.search(r"\b(?:more|additional|further|another|weitere|zusätzlich)", ql):
             intent.increment = True
+        intent.rate = asks_rate(ql)
     if intent.answer_type == "date":
         ev = r["life_events"]
         words = {fold(w) for w in re.findall(r"\w+\.?", ql)}
@@ -210,6 +212,18 @@ def analyse(question: str) -> Intent:
     if how and intent.answer_type == "quantity" and re.search(r"(?:many|much|viele?|wieviele?)$", how.group(0).lower()):
         intent.counted = _counted_noun(q[how.end():], lang)
     return intent
+
+
+def asks_rate(question: str) -> bool:
+    """Whether a question asks for a rate: it has a rate word ("per", "pro", "je") or a rate noun, also as
+    the end of a German compound ("population density", "Bevölkerungsdichte", "pro Kopf")."""
+    r = resources()
+    words = [fold(w) for w in re.findall(r"\w+", question)]
+    text = " ".join(words)
+    if any(w in {fold(x) for x in r["rate_words"]} for w in words):
+        return True
+    return any((" " in n and f" {n} " in f" {text} ") or any(w == n or (len(w) > len(n) + 3 and w.endswith(n)) for w in words)
+               for n in (fold(x) for x in r["rate_nouns"]))
 
 
 def _counted_noun(rest: str, lang: str) -> str | None:

@@ -643,6 +643,8 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                     continue
                 if intent.increment != q.increment:
                     continue  # an addition ("another 3,000") does not answer a question about a total, nor vice versa
+                if q.rate and not intent.rate:
+                    continue  # "742 inhabitants per square mile" does not answer "what is the population"
                 after = _tokens(text[q.end:q.end + 40])[:3]
                 f = {"year_like": float(q.maybe_year), "vague": float(q.qualifier == "vague"),
                      "qualified": float(q.qualifier not in ("exact", "vague")), "range": float(q.qualifier == "range"),

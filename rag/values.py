@@ -67,6 +67,7 @@ class Quantity:
     end: int
     text: str
     increment: bool = False
+    rate: bool = False  # "742 inhabitants per square mile": an amount per unit of something else
     maybe_year: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -113,6 +114,9 @@ def _patterns() -> dict[str, re.Pattern[str]]:
             + r")\s*$", re.I),
         "increment": re.compile(r"(?<![\w])(?:" + _alternation(r["increment_words"]) + r")\s+$", re.I),
         "increment_after": re.compile(r"^\s+(?:" + _alternation(r["increment_words"]) + r")(?![\w])", re.I),
+        # "per square mile", "inhabitants per km²", "Personen je Haushalt", "/km²" right after an amount
+        "rate_after": re.compile(r"^(?:\s*/\s*[^\W\d]|(?:\s+[^\W\d][\w\-]*){0,2}\s+(?:"
+                                 + _alternation(r["rate_words"]) + r")\s+(?!(?:the|der|die|das|dem|den)\s)\S)", re.I),
         "clock": re.compile(r"^\s?(?:" + _alternation(r["time_words"]) + r")(?![\w])", re.I),
         "reference": re.compile(r"(?<![\w])(?:" + _alternation(r["reference_words"]) + r")\s*$", re.I),
         "range_lead": re.compile(r"(?<![\w])(?:" + _alternation(r["range_lead"]) + r")\s+$", re.I),
@@ -286,6 +290,9 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
             continue  # ordinals, coordinates in degrees, clock times and ratios ("12:30", "3/4")
         if _is_coordinate(text, a, b):
             continue
+        if m.group("num") in ("2", "3") and re.search(r"(?<![\w])(?:km|mi|m|cm|mm|ft|in)\s?$", text[max(0, a - 4):a]) \
+                and not re.match(r"\s?[\w.,]", text[b:b + 2]):
+            continue  # the exponent of a unit written apart ("286.5/km 2", "12 m 2"), not a number of its own
         if p["clock"].match(text[m.end():m.end() + 8]) and not m.group("unit") and not m.group("scale"):
             continue  # "2 Uhr", "2 a.m."
         if p["reference"].search(before) or before.endswith("+") or re.match(r"^\s\d{4,}", after) \
@@ -412,6 +419,8 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
             before = text[max(0, q.start - 30):q.start]
         if p["increment"].search(before) or p["increment_after"].match(text[q.end:q.end + 20]):
             q.increment = True
+        if p["rate_after"].match(text[q.end:q.end + 60]):
+            q.rate = True
     # a conversion in brackets right after a measure is the same measure: "2.3 sq mi (6.0 km2)"
     final: list[Quantity] = []
     for q in out:

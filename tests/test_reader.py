@@ -71,3 +71,18 @@ def test_a_german_name_keeps_its_article_and_first_word_a_kind_noun_goes():
     assert spans("Die New England Patriots gewannen das Spiel.") == ["Die New England Patriots"]
     assert spans("Das entschied der Europäische Gerichtshof.") == ["der Europäische Gerichtshof"]
     assert spans("Sie liegt in der Provinz Limburg.") == ["Limburg"]  # "Provinz" is a common noun: the kind, not the name
+
+
+def test_a_rate_does_not_answer_an_amount_question(tmp_path):
+    """Before rates were told apart, "742.1 … per square mile" answered the population (as on RAMDocs pages)."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "osgood.txt").write_text(
+        "Osgood, Ohio\n\nOsgood is a village in Ohio, United States. At the 2010 census the village had 255 "
+        "inhabitants; the population density was 742.1 inhabitants per square mile.\n", encoding="utf-8")
+    s = make_settings(tmp_path)
+    build_index(s, paths=[tmp_path / "docs"])
+    eng = Engine(s)
+    ans = ask(eng, "What is the population of Osgood?")
+    assert ans.answerable and ans.short_answer == "255", ans.answer
+    dens = ask(eng, "What is the population density of Osgood?")
+    assert dens.answerable and dens.short_answer.startswith("742.1"), dens.answer

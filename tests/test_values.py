@@ -522,3 +522,24 @@ def test_a_unit_is_shown_in_the_answer_language_not_as_the_source_spelled_it(tex
     q = find_quantities(text, "de")[0]
     shown = {lang: format_quantity(q.value, q.low, q.high, q.qualifier, q.unit, q.dimension, lang) for lang in ("en", "de")}
     assert shown == {"en": en, "de": de}
+
+
+def test_an_amount_per_unit_is_a_rate_and_a_spaced_exponent_no_number():
+    rates = lambda t, lang="en": [(q.text, q.rate) for q in find_quantities(t, lang)]  # noqa: E731
+    assert rates("The density was 742.1 inhabitants per square mile ( 286.5/km 2 ) .") == [
+        ("742.1", True), ("286.5", True)]  # "km 2" is km²: its 2 is no amount
+    assert rates("Die Dichte liegt bei 230 Einwohnern pro Quadratkilometer.", "de") == [("230", True)]
+    assert rates("Fuel cost 1.80 euros per litre; 300 soldiers were sent per the agreement.") == [
+        ("1.80 euros", True), ("300", False)]  # "per the agreement" is "according to", no rate
+    assert rates("In 2010 there were 255 people, 103 households and 77 families.") == [
+        ("2010", False), ("255", False), ("103", False), ("77", False)]
+
+
+@pytest.mark.parametrize("question,rate", [
+    ("What is the population of Osgood?", False), ("What is the population density of Osgood?", True),
+    ("Wie hoch ist die Bevölkerungsdichte von Kursk?", True), ("How many euros per litre did fuel cost?", True),
+    ("Wie viele Einwohner hat Furna?", False), ("Wie hoch ist das Einkommen pro Kopf?", True),
+])
+def test_a_question_asks_for_a_rate_by_its_words(question, rate):
+    assert analyse(question).rate is rate
+
