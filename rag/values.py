@@ -85,6 +85,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     r = resources()
     cur_syms = [c for c in r["currencies"] if not c.isalpha()]
     cur_words = [c for c in r["currencies"] if c.isalpha() or "-" in c]
+    # before the number only an ISO code ("USD 5", "CHF 10"): a currency word there is a verb ("Labour won 412 seats")
+    iso_codes = [c for c, code in r["currencies"].items() if c.isalpha() and c == str(code).lower()]
     units = list(r["units"])
     scales = list(r["scales"])
     # thousands separators: ".", ",", thin/no-break space, "'"; a plain space only in "10 000" / "1 000 000"
@@ -95,7 +97,7 @@ def _patterns() -> dict[str, re.Pattern[str]]:
     return {
         "number": re.compile(
             rf"(?<![\w.,/°′″'])(?<![^\d]-)(?P<cur>{_alternation(cur_syms)}|"
-            rf"(?:{_alternation([c for c in cur_words if len(c) == 3])})\s)?\s?"
+            rf"(?:{_alternation(iso_codes)})\s)?\s?"
             + num
             + rf"(?:\s?(?P<scale>{_alternation(scales)})(?![\w²]))?"
             + rf"(?:\s?(?P<unit>{_alternation(units)})(?![\w]))?"

@@ -543,3 +543,9 @@ def test_an_amount_per_unit_is_a_rate_and_a_spaced_exponent_no_number():
 def test_a_question_asks_for_a_rate_by_its_words(question, rate):
     assert analyse(question).rate is rate
 
+
+def test_only_an_iso_code_names_a_currency_before_the_amount():
+    read = lambda t: [(q.text, q.dimension, q.unit) for q in find_quantities(t)]  # noqa: E731
+    assert read("Labour won 412 seats.") == [("412", "count", None)]  # "won" the verb, not Korean won
+    assert read("It costs 5,000 won.") == [("5,000 won", "money", "KRW")]
+    assert read("a deal worth USD 5 million") == [("USD 5 million", "money", "USD")]
