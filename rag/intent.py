@@ -121,7 +121,11 @@ def analyse(question: str) -> Intent:
     elif place_noun or (wh_noun and fold(wh_noun.group(1)) in {fold(w) for w in r["place_nouns"]}):
         intent.answer_type = "place"
     elif re.search(r"\b(?:what|which|welche[rsmn]?|was für)\b", ql):
-        intent.answer_type = "name"
+        # "what is the GDP per capita", "what was the density": an amount per unit of something, whatever is measured
+        # (not "which company makes the most cars per year": there the asked thing is a company)
+        what_is = re.match(r"\s*(?:what|was)\s+(?:is|was|are|were|ist|war|sind|waren)\b", ql)
+        rate_asked = asks_rate(q) and bool(what_is or (wh_noun and asks_rate(wh_noun.group(1))))
+        intent.answer_type = "quantity" if rate_asked else "name"
     # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
     # only a unit the question asks in: right after "how many/much" or after "in"/"per" ("in km", "per cent");
     # "how many soldiers … at the beginning of the year" still counts soldiers
@@ -141,7 +145,7 @@ def analyse(question: str) -> Intent:
                 intent.dimension = "area" if squared and dim == "length" else dim
         if re.search(r"\b(?:more|additional|further|another|weitere|zusätzlich)", ql):
             intent.increment = True
-        intent.rate = asks_rate(ql)
+        intent.rate = asks_rate(q)
     if intent.answer_type == "date":
         ev = r["life_events"]
         words = {fold(w) for w in re.findall(r"\w+\.?", ql)}
@@ -215,13 +219,14 @@ def analyse(question: str) -> Intent:
 
 
 def asks_rate(question: str) -> bool:
-    """Whether a question asks for a rate: it has a rate word ("per", "pro", "je") or a rate noun, also as
-    the end of a German compound ("population density", "Bevölkerungsdichte", "pro Kopf")."""
+    """Whether a question asks for a rate: it has a rate word in lower case ("per", "pro", "je") or a rate
+    noun, also as the end of a German compound ("population density", "Bevölkerungsdichte", "pro Kopf")."""
     r = resources()
-    words = [fold(w) for w in re.findall(r"\w+", question)]
-    text = " ".join(words)
-    if any(w in {fold(x) for x in r["rate_words"]} for w in words):
+    raw = re.findall(r"\w+", question)
+    if any(w in r["rate_words"] for w in raw):  # in lower case: "Pro Bowl" names a game
         return True
+    words = [fold(w) for w in raw]
+    text = " ".join(words)
     return any((" " in n and f" {n} " in f" {text} ") or any(w == n or (len(w) > len(n) + 3 and w.endswith(n)) for w in words)
                for n in (fold(x) for x in r["rate_nouns"]))
 

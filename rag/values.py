@@ -117,7 +117,8 @@ def _patterns() -> dict[str, re.Pattern[str]]:
         "increment": re.compile(r"(?<![\w])(?:" + _alternation(r["increment_words"]) + r")\s+$", re.I),
         "increment_after": re.compile(r"^\s+(?:" + _alternation(r["increment_words"]) + r")(?![\w])", re.I),
         # "per square mile", "inhabitants per km²", "Personen je Haushalt", "/km²" right after an amount
-        "rate_after": re.compile(r"^(?:\s*/\s*[^\W\d]|(?:\s+[^\W\d][\w\-]*){0,2}\s+(?:"
+        # (the rate word in lower case: "6 Pro Bowl selections" names a game)
+        "rate_after": re.compile(r"^(?:\s*/\s*[^\W\d]|(?:\s+[^\W\d][\w\-]*){0,2}\s+(?-i:"
                                  + _alternation(r["rate_words"]) + r")\s+(?!(?:the|der|die|das|dem|den)\s)\S)", re.I),
         "clock": re.compile(r"^\s?(?:" + _alternation(r["time_words"]) + r")(?![\w])", re.I),
         "reference": re.compile(r"(?<![\w])(?:" + _alternation(r["reference_words"]) + r")\s*$", re.I),

@@ -531,6 +531,7 @@ def test_an_amount_per_unit_is_a_rate_and_a_spaced_exponent_no_number():
     assert rates("Die Dichte liegt bei 230 Einwohnern pro Quadratkilometer.", "de") == [("230", True)]
     assert rates("Fuel cost 1.80 euros per litre; 300 soldiers were sent per the agreement.") == [
         ("1.80 euros", True), ("300", False)]  # "per the agreement" is "according to", no rate
+    assert rates("He made 6 Pro Bowl teams.") == [("6", False)]  # a capitalised rate word is part of a name
     assert rates("In 2010 there were 255 people, 103 households and 77 families.") == [
         ("2010", False), ("255", False), ("103", False), ("77", False)]
 
@@ -539,9 +540,15 @@ def test_an_amount_per_unit_is_a_rate_and_a_spaced_exponent_no_number():
     ("What is the population of Osgood?", False), ("What is the population density of Osgood?", True),
     ("Wie hoch ist die Bevölkerungsdichte von Kursk?", True), ("How many euros per litre did fuel cost?", True),
     ("Wie viele Einwohner hat Furna?", False), ("Wie hoch ist das Einkommen pro Kopf?", True),
+    ("What is the GDP per capita of Chad?", True), ("Welche Dichte hat das Metall?", True),
+    ("Which company makes the most cars per year?", None), ("How many players were picked for the Pro Bowl?", False),
 ])
 def test_a_question_asks_for_a_rate_by_its_words(question, rate):
-    assert analyse(question).rate is rate
+    intent = analyse(question)
+    if rate is None:  # a rate word, but the question asks for a thing
+        assert intent.answer_type == "name"
+    else:
+        assert intent.rate is rate and (intent.answer_type == "quantity" or not rate)
 
 
 def test_only_an_iso_code_names_a_currency_before_the_amount():
