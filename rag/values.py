@@ -295,7 +295,7 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
             continue
         if m.group("num") in ("2", "3") and re.search(r"(?<![\w])(?:km|mi|m|cm|mm|ft|in)\s?$", text[max(0, a - 4):a]) \
                 and not re.match(r"\s?[\w.,]", text[b:b + 2]):
-            continue  # the exponent of a unit written apart ("286.5/km 2", "12 m 2"), not a number of its own
+            continue  # the exponent of a unit written apart ("286.5/km 2 )"), not a number of its own
         if p["clock"].match(text[m.end():m.end() + 8]) and not m.group("unit") and not m.group("scale"):
             continue  # "2 Uhr", "2 a.m."
         if p["reference"].search(before) or before.endswith("+") or re.match(r"^\s\d{4,}", after) \
