@@ -85,6 +85,7 @@ def analyse(question: str) -> Intent:
     m_date = _phrase_at(ql, qt["date"])
     measure = measure_nouns()
     date_nouns = {fold(w) for w in r["date_nouns"]}
+    rate = asks_rate(q)
     # German "was" asks "what"; English "was" is a verb ("Who was Count of Melfi" asks for a person, not a count)
     wh = r"what|which|welche[rsmn]?|was" if lang == "de" else r"what|which|welche[rsmn]?"
     m_what = re.search(rf"\b(?:{wh})\s+(?:is|was|are|were|ist|war|sind|waren)?\s*"
@@ -124,7 +125,7 @@ def analyse(question: str) -> Intent:
         # "what is the GDP per capita", "what was the density": an amount per unit of something, whatever is measured
         # (not "which company makes the most cars per year": there the asked thing is a company)
         what_is = re.match(r"\s*(?:what|was)\s+(?:is|was|are|were|ist|war|sind|waren)\b", ql)
-        rate_asked = asks_rate(q) and bool(what_is or (wh_noun and asks_rate(wh_noun.group(1))))
+        rate_asked = rate and bool(what_is or (wh_noun and asks_rate(wh_noun.group(1))))
         intent.answer_type = "quantity" if rate_asked else "name"
     # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
     # only a unit the question asks in: right after "how many/much" or after "in"/"per" ("in km", "per cent");
@@ -145,7 +146,7 @@ def analyse(question: str) -> Intent:
                 intent.dimension = "area" if squared and dim == "length" else dim
         if re.search(r"\b(?:more|additional|further|another|weitere|zusätzlich)", ql):
             intent.increment = True
-        intent.rate = asks_rate(q)
+        intent.rate = rate
     if intent.answer_type == "date":
         ev = r["life_events"]
         words = {fold(w) for w in re.findall(r"\w+\.?", ql)}
