@@ -1,7 +1,8 @@
 """Learning the span reader's adapter (``rag/resources/span_adapter.npz``) from the development data's
 *tune* parts only.
 
-    python -m rag.learn_span [--out rag/resources/span_adapter.npz] [--epochs 3] [--cloze] [--validate]
+    python -m rag.learn_span [--out rag/resources/span_adapter.npz] [--epochs 3] [--cloze] [--questions FILE]
+                             [--validate]
 
 Training pairs (question, passage, answer span):
 
@@ -17,6 +18,12 @@ Training pairs (question, passage, answer span):
   1.5 epochs found the gold on the validation articles less often (DE/EN question 0.51 / 0.47) than the
   written questions alone over 3 epochs (0.59 / 0.55); 1,200 pairs of the XQuAD paragraphs only, over 3
   epochs, 0.54 / 0.50.
+
+- With ``--questions FILE``: questions the local LLM wrote over the tune paragraphs (:mod:`rag.learn_questions`),
+  over their paragraph and, where the answer occurs verbatim in the translation, over that too. Off by default:
+  measured with ``--validate`` (2026-12-07), 418 such questions (728 written by Qwen2.5-Coder-1.5B, kept by
+  the rules and the round trip) found the gold less often (DE/EN question 0.57 / 0.56) than the written
+  questions alone (0.62 / 0.57, both scored with ``answer_present``).
 
 ``--validate`` trains without the XQuAD validation articles (every fifth tune article) and prints how often
 the best span of the gold answer's passage holds the gold answer on them (:func:`validation_scores`): the
@@ -36,6 +43,7 @@ import argparse
 import json
 import math
 import random
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,7 +81,13 @@ def _example(q: str, text: str, start: int, end: int, source: str) -> dict[str, 
 
 def is_validation(article: int) -> bool:
     """Whether XQuAD article ``article`` is a *validation* article of the tune part (every fifth tune article:
-    index % 5 == 0): ``--validate`` trains without them and scores the adapter on them."""
+    index % 5 == 0): - With ``--questions FILE``: questions the local LLM wrote over the tune paragraphs (:mod:`rag.learn_questions`),
+  over their paragraph and, where the answer occurs verbatim in the translation, over that too. Off by default:
+  measured with ``--validate`` (2026-12-07), 418 such questions (728 written by Qwen2.5-Coder-1.5B, kept by
+  the rules and the round trip) found the gold less often (DE/EN question 0.57 / 0.56) than the written
+  questions alone (0.62 / 0.57, both scored with ``answer_present``).
+
+``--validate`` trains without them and scores the adapter on them."""
     return part_of(article, "tune") and article % 5 == 0
 
 
@@ -137,6 +151,28 @@ def cloze_examples(part: str, rng: random.Random, root: Path = XQUAD, path: Path
             for d in json.loads(line)["documents"]:
                 made += [(c, "cloze:ramdocs") for c in cloze_pairs(d["text"], "en", rng, sentences=RAMDOCS_CLOZE)]
     return [_example(c["q"], c["text"], c["start"], c["end"], src) for c, src in made]
+
+
+def question_examples(path: Path, root: Path = XQUAD,
+                      skip: Callable[[int], bool] = lambda ai: False) -> list[dict[str, Any]]:
+    """Pairs of the LLM-written questions in ``path`` (:mod:`rag.learn_questions`, JSON lines of article,
+    paragraph, language, question and answer offsets): the question over its paragraph, and over the parallel
+    paragraph of the other language where the answer occurs there verbatim exactly once; articles for which
+    ``skip`` is true left out."""
+    paras = {ai: list(zip(ade["paragraphs"], aen["paragraphs"], strict=True)) for ai, ade, aen in _xquad(root)}
+    out: list[dict[str, Any]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if skip(r["article"]) or not part_of(r["article"], "tune"):
+            continue
+        pde, pen = paras[r["article"]][r["para"]]
+        text, other = (pde["context"], pen["context"]) if r["lang"] == "de" else (pen["context"], pde["context"])
+        out.append(_example(r["q"], text, r["start"], r["end"], "llm:xquad"))
+        ans = text[r["start"]:r["end"]]
+        hits = [m.start() for m in re.finditer(re.escape(ans), other)] if len(ans) >= 3 else []
+        if len(hits) == 1:
+            out.append(_example(r["q"], other, hits[0], hits[0] + len(ans), "llm:xquad-x"))
+    return out
 
 
 def in_fold(qi: int, fold: int, folds: int) -> bool:
@@ -298,7 +334,7 @@ def train(examples: list[dict[str, Any]], epochs: float, rank: int, frozen: int,
 
 def train_adapter(out: Path, epochs: float = 3.0, rank: int = 16, frozen: int = 0, lr: float = 5e-4, batch: int = 16,
                   seed: int = 0, leave_out: tuple[int, int] | None = None, cloze: bool = False,
-                  validate: bool = False, log: Any = print) -> Path:
+                  validate: bool = False, questions: Path | None = None, log: Any = print) -> Path:
     """Train an adapter on the tune parts (without RAMDocs fold ``leave_out``; with ``cloze``, cloze pairs
     of the same text besides; with ``validate``, without the XQuAD validation articles) and write it to
     ``out`` atomically."""
@@ -310,11 +346,14 @@ def train_adapter(out: Path, epochs: float = 3.0, rank: int = 16, frozen: int = 
     examples = xquad_examples("tune", rng, skip=skip) + ramdocs_examples("tune", leave_out=leave_out)
     extra = cloze_examples("tune", rng, skip=skip, leave_out=leave_out) if cloze else []
     examples += extra
+    written = question_examples(questions, skip=skip) if questions else []
+    examples += written
     arrays = train(examples, epochs, rank, frozen, lr, batch, seed, log=log)
     meta = {"trained_on": "XQuAD dev tune articles (de/en questions x de/en paragraphs) + RAMDocs dev tune "
                           "questions" + (" + cloze pairs of their text" if cloze else "")
+                          + (f" + LLM-written questions ({questions.name})" if questions else "")
                           + (", without the validation articles" if validate else ""),
-            "pairs": len(examples), "cloze_pairs": len(extra), "epochs": epochs, "rank": rank,
+            "pairs": len(examples), "cloze_pairs": len(extra), "llm_pairs": len(written), "epochs": epochs, "rank": rank,
             "frozen_layers": frozen, "lr": lr, "batch": batch, "seed": seed,
             "left_out_fold": f"{leave_out[0]}/{leave_out[1]}" if leave_out else None}
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -379,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
                          "are not of its own training data; python -m rag.learn_sources uses them)")
     ap.add_argument("--cloze", action="store_true",
                     help="add cloze pairs made from the tune parts' unlabelled text (rag/learn_cloze.py)")
+    ap.add_argument("--questions", type=Path, default=None, metavar="FILE",
+                    help="add the LLM-written questions of FILE (python -m rag.learn_questions)")
     ap.add_argument("--validate", action="store_true",
                     help="train without the XQuAD validation articles (every fifth tune article) and print how "
                          "often the best span holds the gold answer on them")
@@ -387,11 +428,13 @@ def main(argv: list[str] | None = None) -> int:
         leave_out = parse_fold(args.leave_out) if args.leave_out else None
     except ValueError as exc:
         ap.error(f"--leave-out {exc}")
+    if args.questions and not args.questions.is_file():
+        ap.error(f"--questions {args.questions}: no such file")
     if args.validate and args.out.resolve() == ADAPTER_FILE.resolve():
         ap.error("--validate trains an adapter without the validation articles: give --out FILE, not the shipped "
                  f"adapter {ADAPTER_FILE}")
     out = train_adapter(args.out, args.epochs, args.rank, args.frozen, args.lr, args.batch, args.seed, leave_out,
-                        cloze=args.cloze, validate=args.validate, log=lambda m: print(m, flush=True))
+                        cloze=args.cloze, validate=args.validate, questions=args.questions, log=lambda m: print(m, flush=True))
     print(f"wrote {out} ({out.stat().st_size // 1024} KB)")
     if args.validate:
         print("validation articles, best span holds the gold answer:", json.dumps(validation_scores(out)))
