@@ -18,12 +18,12 @@ Training pairs (question, passage, answer span):
   1.5 epochs found the gold on the validation articles less often (DE/EN question 0.51 / 0.47) than the
   written questions alone over 3 epochs (0.59 / 0.55); 1,200 pairs of the XQuAD paragraphs only, over 3
   epochs, 0.54 / 0.50.
-
-- With ``--questions FILE``: questions the local LLM wrote over the tune paragraphs (:mod:`rag.learn_questions`),
-  over their paragraph and, where the answer occurs verbatim in the translation, over that too. Off by default:
-  measured with ``--validate`` (2026-12-07), 418 such questions (728 written by Qwen2.5-Coder-1.5B, kept by
-  the rules and the round trip) found the gold less often (DE/EN question 0.57 / 0.56) than the written
-  questions alone (0.62 / 0.57, both scored with ``answer_present``).
+- With ``--questions FILE``: questions the local LLM wrote over the tune paragraphs
+  (:mod:`rag.learn_questions`), over their paragraph and, where the answer occurs verbatim in the
+  translation, over that too. Off by default: measured with ``--validate`` (2026-12-07), 418 such
+  questions (728 written by Qwen2.5-Coder-1.5B, kept by the rules and the round trip) found the gold less
+  often (DE/EN question 0.57 / 0.56) than the written questions alone (0.62 / 0.57, both scored with
+  ``answer_present``).
 
 ``--validate`` trains without the XQuAD validation articles (every fifth tune article) and prints how often
 the best span of the gold answer's passage holds the gold answer on them (:func:`validation_scores`): the
@@ -81,13 +81,7 @@ def _example(q: str, text: str, start: int, end: int, source: str) -> dict[str, 
 
 def is_validation(article: int) -> bool:
     """Whether XQuAD article ``article`` is a *validation* article of the tune part (every fifth tune article:
-    index % 5 == 0): - With ``--questions FILE``: questions the local LLM wrote over the tune paragraphs (:mod:`rag.learn_questions`),
-  over their paragraph and, where the answer occurs verbatim in the translation, over that too. Off by default:
-  measured with ``--validate`` (2026-12-07), 418 such questions (728 written by Qwen2.5-Coder-1.5B, kept by
-  the rules and the round trip) found the gold less often (DE/EN question 0.57 / 0.56) than the written
-  questions alone (0.62 / 0.57, both scored with ``answer_present``).
-
-``--validate`` trains without them and scores the adapter on them."""
+    index % 5 == 0): ``--validate`` trains without them and scores the adapter on them."""
     return part_of(article, "tune") and article % 5 == 0
 
 
