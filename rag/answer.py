@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rag import span_sources
-from rag.compare import compare
+from rag.compare import OPENING_CHARS, compare, entity_split
 from rag.compose import compose, refusal
 from rag.config import SpanSettings
 from rag.errors import LLMError, RagError
@@ -226,6 +226,9 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
     comparison = compare(readings, intent, lang, quotes, _flag_bars(settings.answer, spans))
     typed = intent.answer_type in ("quantity", "date")
+    if comparison is None and not typed:
+        openings = {d: (doc.title + " " + doc.text[:OPENING_CHARS]) for d, doc in g.documents.items()}
+        comparison = entity_split(readings, evidence, intent, lang, openings)
 
     reason = answerability(g, settings.answer) if evidence else "no evidence retrieved"
     answerable = reason is None

@@ -13,11 +13,12 @@ import re
 from rag.config import ReaderSettings
 from rag.intent import Intent
 from rag.messages import t
-from rag.models import Comparison, SourceReading, Value, ValueGroup
+from rag.models import Comparison, Evidence, SourceReading, Value, ValueGroup
 from rag.text import fold
 from rag.validate import cite_marks
 from rag.values import iso_bounds, name_key, same_name
 
+OPENING_CHARS = 200  # a source's opening, where a bracketed qualifier says which thing it is about
 _REL_TOL = 0.005  # two exact quantities within 0.5 % are one value (rounding, unit conversion)
 
 
@@ -283,6 +284,58 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     else:
         message = f"{vgroups[0].display} {cite_marks(vgroups[0].citations)}".strip()
     return Comparison(kind=kind, answer_type=intent.answer_type, quantity=what, groups=vgroups, message=message)
+
+
+def entity_split(readings: list[SourceReading], evidence: list[Evidence], intent: Intent, lang: str,
+                 openings: dict[str, str]) -> Comparison | None:
+    """Where no source states a value (a free-text or name question the reader found no name for), whether the
+    quoted sources open by naming the asked entity as different things, each with a bracketed qualifier
+    ("Larry Gilbert (baseball)" and "Larry Gilbert (golf)"): then the answer says so, source by source, as a
+    ``different_entities`` comparison without value groups. A qualifier counts only at the source's opening
+    (its title and first :data:`OPENING_CHARS` characters), where it says which thing the source is about, not
+    in a remark further on ("Scott Murray (on loan from Reading)" in a squad list). Not when the question's
+    own words name one of them ("the Hong Kong Open in golf"), nor for amounts and dates (a typed question no
+    source answers is refused).
+
+    Args:
+        readings: per-source readings.
+        evidence: the numbered evidence sentences (only sources quoted there count).
+        intent: the analysed question.
+        lang: language of the message.
+        openings: doc id -> the source's title and opening text.
+
+    Returns:
+        The comparison, or None.
+    """
+    if intent.answer_type in ("quantity", "date") or not intent.entity:
+        return None
+    first: dict[str, int] = {}
+    for e in evidence:
+        first.setdefault(e.doc_id, e.n)
+    own = set(name_key(intent.entity).split())
+    clusters: list[list[tuple[str, int]]] = []
+    for r in readings:
+        label = r.entity_label
+        if not (r.names_entity and label and r.doc_id in first and _bracketed(label)):
+            continue
+        plain = label[:label.rfind("(")].strip()
+        if name_key(label) not in name_key(openings.get(r.doc_id, "")[:OPENING_CHARS]) or \
+                not (own <= set(name_key(plain).split()) or same_name(plain, intent.entity)):
+            continue  # a qualifier deeper in the text, or a label that names someone else ("Kevin Lewis")
+        for c in clusters:
+            if name_key(_bracketed(c[0][0]) or "") == name_key(_bracketed(label) or ""):
+                c.append((label, first[r.doc_id]))
+                break
+        else:
+            clusters.append([(label, first[r.doc_id])])
+    if len(clusters) < 2:
+        return None
+    asked = set(name_key(intent.question).split())
+    if any(set(name_key(c[0][0]).split()) - own <= asked for c in clusters):
+        return None  # the question says which one it means
+    values = "; ".join(f"{c[0][0]} {cite_marks(sorted({n for _, n in c}))}" for c in clusters)
+    return Comparison(kind="different_entities", answer_type=intent.answer_type, quantity=property_label(intent, lang),
+                      groups=[], message=t(lang, "entities_flag", entity=intent.entity, values=values))
 
 
 def property_label(intent: Intent, lang: str) -> str:

@@ -26,6 +26,9 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
     Returns:
         One to three sentences that lead with the value(s), each with its ``[n]`` citations.
     """
+    if comparison is not None and comparison.kind == "different_entities" and not comparison.groups:
+        # no source states a value, but they name different things: say so, then quote them
+        return f"{comparison.message}. " + " ".join(_quote(e, lang) for e in evidence[:2])
     if comparison is None or not comparison.groups:
         top = evidence[:2]
         return f"{t(lang, 'according_to_sources')} " + " ".join(_quote(e, lang) for e in top)

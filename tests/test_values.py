@@ -556,3 +556,54 @@ def test_only_an_iso_code_names_a_currency_before_the_amount():
     assert read("Labour won 412 seats.") == [("412", "count", None)]  # "won" the verb, not Korean won
     assert read("It costs 5,000 won.") == [("5,000 won", "money", "KRW")]
     assert read("a deal worth USD 5 million") == [("USD 5 million", "money", "USD")]
+
+
+def _opening_split(question, sources, **kw):
+    """entity_split over sources given as (doc id, label, opening text)."""
+    from rag.compare import entity_split
+    from rag.models import Evidence
+
+    intent = analyse(question)
+    readings = [SourceReading(doc_id=d, entity_label=label) for d, label, _ in sources]
+    evidence = [Evidence(n=i + 1, doc_id=d, chunk_id=d, quote=text[:40], start=0, end=40)
+                for i, (d, _, text) in enumerate(sources)]
+    return entity_split(readings, evidence, intent, "en", {d: text for d, _, text in sources}, **kw)
+
+
+def test_sources_that_open_on_different_things_of_one_name_are_flagged_without_a_value():
+    golf = ("d1", "Larry Gilbert (golf)", "Larry Gilbert (golf) Larry Gilbert was an American professional golfer.")
+    baseball = ("d2", "Larry Gilbert (baseball)", "Larry Gilbert (baseball) Lawrence William Gilbert was a right fielder.")
+    c = _opening_split("What sport is Larry Gilbert associated with?", [golf, baseball])
+    assert c is not None and c.kind == "different_entities" and not c.groups
+    assert "Larry Gilbert (golf) [1]" in c.message and "Larry Gilbert (baseball) [2]" in c.message
+    # one thing told by two sources: no flag
+    assert _opening_split("What sport is Larry Gilbert associated with?", [golf, ("d3", *golf[1:])]) is None
+    # the question says which one it means
+    assert _opening_split("Which club did Larry Gilbert play baseball for?", [golf, baseball]) is None
+    # a bracketed remark deeper in the text is no qualifier of the source's subject
+    squad = ("d4", "Larry Gilbert (on loan)", "The 1921 squad. " + "Players and staff of the season. " * 8
+             + "Larry Gilbert (on loan) played twice.")
+    assert _opening_split("What sport is Larry Gilbert associated with?", [baseball, squad]) is None
+    # a label that names someone else is not the asked entity
+    other = ("d5", "Kevin Lewis (footballer)", "Kevin Lewis (footballer) Kevin Lewis is a footballer.")
+    assert _opening_split("What sport is Larry Gilbert associated with?", [baseball, other]) is None
+    # ... but the same name spelt another way is ("Dave" for "David")
+    dave = ("d6", "Dave Hancock (footballer)", "Dave Hancock (footballer) Dave Hancock is a former footballer.")
+    david = ("d7", "David Hancock (cricketer)", "David Hancock (cricketer) David Hancock is a former cricketer.")
+    assert _opening_split("What sport is David Hancock associated with?", [david, dave]) is not None
+    # amounts and dates no source states are refused, not flagged
+    assert _opening_split("When was Larry Gilbert born?", [golf, baseball]) is None
+
+
+def test_the_answer_leads_with_the_different_things_then_quotes_them():
+    from rag.compose import compose
+    from rag.models import Evidence
+
+    golf = ("d1", "Larry Gilbert (golf)", "Larry Gilbert (golf) Larry Gilbert was an American professional golfer.")
+    baseball = ("d2", "Larry Gilbert (baseball)", "Larry Gilbert (baseball) Lawrence William Gilbert was a right fielder.")
+    c = _opening_split("What sport is Larry Gilbert associated with?", [golf, baseball])
+    evidence = [Evidence(n=i + 1, doc_id=d, chunk_id=d, quote=text, start=0, end=len(text))
+                for i, (d, _, text) in enumerate([golf, baseball])]
+    text = compose(analyse("What sport is Larry Gilbert associated with?"), c, evidence, "en")
+    assert text.startswith("Sources describe different things named Larry Gilbert: Larry Gilbert (golf) [1]")
+    assert "professional golfer.” [1]" in text and "right fielder.” [2]" in text
