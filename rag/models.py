@@ -149,7 +149,9 @@ class Comparison(BaseModel):
     """How the sources' values relate: ``agree``, ``vary`` (compatible estimates), ``conflict``,
     ``different_entities`` (same name, different things) or ``single`` (one source). A ``conflict`` whose
     groups carry more than one :attr:`ValueGroup.entity` is both: several things of that name, and
-    sources that disagree about one of them."""
+    sources that disagree about one of them. A ``different_entities`` comparison with no groups comes from
+    sources that state no value but open on different things of the asked name
+    (:func:`rag.compare.entity_split`); its ``message`` names them, source by source."""
 
     kind: str
     answer_type: str
