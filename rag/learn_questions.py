@@ -175,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.filter:
         if not args.filter.is_file():
             ap.error(f"--filter {args.filter}: no such file")
+        if args.adapter is not None and not args.adapter.is_file():
+            ap.error(f"--adapter {args.adapter}: no such file")
         counts = filter_questions(args.filter, args.adapter, args.out, top=args.top)
         print(json.dumps(counts))
     else:

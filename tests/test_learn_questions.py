@@ -72,3 +72,6 @@ def test_filter_refuses_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFix
         main(["--filter", str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "kept.jsonl")])
     assert exc.value.code == 2
     assert "nope.jsonl: no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--filter", __file__, "--adapter", str(tmp_path / "none.npz"), "--out", str(tmp_path / "kept.jsonl")])
+    assert "none.npz: no such file" in capsys.readouterr().err
