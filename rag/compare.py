@@ -313,27 +313,23 @@ def entity_split(readings: list[SourceReading], evidence: list[Evidence], intent
     for e in evidence:
         first.setdefault(e.doc_id, e.n)
     own = set(name_key(intent.entity).split())
-    clusters: list[list[tuple[str, int]]] = []
+    things: dict[str, tuple[str, set[int]]] = {}  # qualifier key -> the first label, the evidence numbers
     for r in readings:
         label = r.entity_label
-        if not (r.names_entity and label and r.doc_id in first and _bracketed(label)):
+        qualifier = _bracketed(label) if r.names_entity and label and r.doc_id in first else None
+        if not label or not qualifier:
             continue
         plain = label[:label.rfind("(")].strip()
         if name_key(label) not in name_key(openings.get(r.doc_id, "")[:OPENING_CHARS]) or \
                 not (own <= set(name_key(plain).split()) or same_name(plain, intent.entity)):
             continue  # a qualifier deeper in the text, or a label that names someone else ("Kevin Lewis")
-        for c in clusters:
-            if name_key(_bracketed(c[0][0]) or "") == name_key(_bracketed(label) or ""):
-                c.append((label, first[r.doc_id]))
-                break
-        else:
-            clusters.append([(label, first[r.doc_id])])
-    if len(clusters) < 2:
+        things.setdefault(name_key(qualifier), (label, set()))[1].add(first[r.doc_id])
+    if len(things) < 2:
         return None
     asked = set(name_key(intent.question).split())
-    if any(set(name_key(c[0][0]).split()) - own <= asked for c in clusters):
+    if any(set(name_key(label).split()) - own <= asked for label, _ in things.values()):
         return None  # the question says which one it means
-    values = "; ".join(f"{c[0][0]} {cite_marks(sorted({n for _, n in c}))}" for c in clusters)
+    values = "; ".join(f"{label} {cite_marks(sorted(ns))}" for label, ns in things.values())
     return Comparison(kind="different_entities", answer_type=intent.answer_type, quantity=property_label(intent, lang),
                       groups=[], message=t(lang, "entities_flag", entity=intent.entity, values=values))
 

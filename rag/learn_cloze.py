@@ -30,7 +30,7 @@ MAX_ANSWER_WORDS = 6
 CONTEXT_WORDS = 10  # words kept either side of the answer
 DROP = 0.25  # share of content words dropped from a question
 _TRIM = ".,;:!?\"“”„»«()[]"
-_NAME_TAGS = frozenset({"NE", "NP0"})  # proper nouns (STTS, BNC C5)
+NAME_TAGS = frozenset({"NE", "NP0"})  # proper nouns (STTS, BNC C5)
 
 
 def answer_spans(sentence: str, lang: str) -> list[tuple[int, int, str]]:
@@ -44,7 +44,7 @@ def answer_spans(sentence: str, lang: str) -> list[tuple[int, int, str]]:
         if len(sentence[a:b].split()) > MAX_ANSWER_WORDS:
             continue
         inner = [t for x, y, t in tags if x >= a and y <= b]
-        out.append((a, b, "person" if len(inner) >= 2 and all(t in _NAME_TAGS for t in inner) else "thing"))
+        out.append((a, b, "person" if len(inner) >= 2 and all(t in NAME_TAGS for t in inner) else "thing"))
     first = {(a, b): kind for a, b, kind in reversed(out)}  # a span found twice keeps its first kind
     return [(a, b, kind) for (a, b), kind in reversed(first.items()) if b - a < 0.5 * len(sentence)]
 
@@ -100,6 +100,12 @@ def cloze_pairs(text: str, lang: str, rng: random.Random, per_sentence: int = 1,
     return out
 
 
+def verbatim_once(span: str, text: str) -> int | None:
+    """Where ``span`` (three characters or more) occurs verbatim in ``text``, if it occurs there exactly once."""
+    hits = [m.start() for m in re.finditer(re.escape(span), text)] if len(span) >= 3 else []
+    return hits[0] if len(hits) == 1 else None
+
+
 def crosslingual_pairs(text: str, lang: str, translation: str, rng: random.Random) -> list[dict[str, Any]]:
     """Cloze pairs whose question comes from a sentence of ``text`` (in ``lang``) and whose answer is the same
     span found verbatim exactly once in ``translation`` (names, numbers, dates mostly): at most one per
@@ -108,11 +114,11 @@ def crosslingual_pairs(text: str, lang: str, translation: str, rng: random.Rando
     for _, sent, spans in _sentence_spans(text, lang, rng):
         for a, b, kind in spans:
             ans = sent[a:b]
-            hits = [m.start() for m in re.finditer(re.escape(ans), translation)] if len(ans) >= 3 else []
-            if len(hits) != 1:
+            at = verbatim_once(ans, translation)
+            if at is None:
                 continue
             q = cloze_question(sent, a, b, kind, lang, rng)
             if q:
-                out.append({"q": q, "text": translation, "start": hits[0], "end": hits[0] + len(ans)})
+                out.append({"q": q, "text": translation, "start": at, "end": at + len(ans)})
                 break
     return out

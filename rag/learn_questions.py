@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.evaluation import part_of
-from rag.learn_cloze import answer_spans, is_prose
+from rag.learn_cloze import NAME_TAGS, answer_spans, is_prose
 from rag.learn_span import XQUAD, _xquad, window_of
 from rag.syntax import word_tags
 from rag.text import fold, split_sentences
@@ -60,19 +60,19 @@ def prompt(sentence: str, answer: str, lang: str) -> str:
 
 
 def _has_name(sentence: str, a: int, b: int, lang: str) -> bool:
-    return any(t in ("NE", "NP0") for x, y, t in word_tags(sentence, lang) if x >= a and y <= b)
+    return any(t in NAME_TAGS for x, y, t in word_tags(sentence, lang) if x >= a and y <= b)
 
 
 def tune_sentences(root: Path = XQUAD) -> list[dict[str, Any]]:
     """Every prose sentence of the XQuAD tune articles' paragraphs, German and English, with its article,
-    paragraph, language, paragraph text and offset."""
+    paragraph, language, paragraph text and offsets."""
     out: list[dict[str, Any]] = []
     for ai, ade, aen in _xquad(root):
         if not part_of(ai, "tune"):
             continue
         for pi, (pde, pen) in enumerate(zip(ade["paragraphs"], aen["paragraphs"], strict=True)):
             for lang, ctx in (("de", pde["context"]), ("en", pen["context"])):
-                out += [{"article": ai, "para": pi, "lang": lang, "text": ctx, "offset": s}
+                out += [{"article": ai, "para": pi, "lang": lang, "text": ctx, "offset": s, "end": e}
                         for s, e in split_sentences(ctx) if is_prose(ctx[s:e])]
     return out
 
@@ -94,8 +94,7 @@ def generate(out: Path, minutes: float, seed: int = 0, root: Path = XQUAD) -> in
             if time.time() - t0 > minutes * 60:
                 break
             ctx, lang, s = it["text"], it["lang"], it["offset"]
-            e = next(b for a, b in split_sentences(ctx) if a == s)
-            sent = ctx[s:e]
+            sent = ctx[s:it["end"]]
             spans = answer_spans(sent, lang)
             if not spans:
                 continue
@@ -145,8 +144,8 @@ def filter_questions(src: Path, adapter: Path | None, out: Path, root: Path = XQ
     from rag.span_reader import span_reader
 
     reader = span_reader(adapter)
-    texts = {(ai, pi, "de"): pde["context"] for ai, ade, _ in _xquad(root) for pi, pde in enumerate(ade["paragraphs"])}
-    texts |= {(ai, pi, "en"): pen["context"] for ai, _, aen in _xquad(root) for pi, pen in enumerate(aen["paragraphs"])}
+    texts = {(ai, pi, lang): para["context"] for ai, ade, aen in _xquad(root)
+             for lang, article in (("de", ade), ("en", aen)) for pi, para in enumerate(article["paragraphs"])}
     counts: dict[str, int] = {}
     kept: list[str] = []
     for line in src.read_text(encoding="utf-8").splitlines():

@@ -43,7 +43,6 @@ import argparse
 import json
 import math
 import random
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -53,7 +52,7 @@ import numpy as np
 
 from rag.encoder import LINEAR, E5Weights
 from rag.evaluation import answer_present, part_of
-from rag.learn_cloze import cloze_pairs, crosslingual_pairs
+from rag.learn_cloze import cloze_pairs, crosslingual_pairs, verbatim_once
 from rag.span_reader import ADAPTER_FILE, encode_pair, grow_window
 from rag.text import split_sentences
 
@@ -163,9 +162,9 @@ def question_examples(path: Path, root: Path = XQUAD,
         text, other = (pde["context"], pen["context"]) if r["lang"] == "de" else (pen["context"], pde["context"])
         out.append(_example(r["q"], text, r["start"], r["end"], "llm:xquad"))
         ans = text[r["start"]:r["end"]]
-        hits = [m.start() for m in re.finditer(re.escape(ans), other)] if len(ans) >= 3 else []
-        if len(hits) == 1:
-            out.append(_example(r["q"], other, hits[0], hits[0] + len(ans), "llm:xquad-x"))
+        at = verbatim_once(ans, other)
+        if at is not None:
+            out.append(_example(r["q"], other, at, at + len(ans), "llm:xquad-x"))
     return out
 
 
