@@ -34,6 +34,7 @@ class Intent(BaseModel):
     counted: str | None = None  # "how many X": X
     increment: bool = False  # asks for an addition ("how many more", "weitere")
     rate: bool = False  # asks for an amount per unit of something ("per capita", "population density")
+    unit_factor: float | None = None  # the unit the question asks in, as its factor to the dimension's base unit
     life_event: Literal["start", "end"] | None = None  # born (start of a life span) or died (end)
     excluded: list[str] = Field(default_factory=list)  # values the question itself names (not answers)
 
@@ -130,6 +131,7 @@ def analyse(question: str) -> Intent:
     # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
     # only a unit the question asks in: right after "how many/much" or after "in"/"per" ("in km", "per cent");
     # "how many soldiers … at the beginning of the year" still counts soldiers
+    unit_words: set[str] = set()  # the asked unit's words ("how many square kilometers of forest")
     if intent.answer_type == "quantity":
         toks = re.findall(r"[\w%$€£]+", ql)
         after_how = len(re.findall(r"[\w%$€£]+", ql[:how.end()])) if how else -1
@@ -141,9 +143,11 @@ def analyse(question: str) -> Intent:
             if w in r["currencies"]:
                 intent.dimension = "money"
             elif w in r["units"] and len(w) > 2:
-                dim = r["units"][w][0]
-                squared = i > 0 and toks[i - 1] in ("square", "sq", "quadrat")
-                intent.dimension = "area" if squared and dim == "length" else dim
+                dim, factor = r["units"][w]
+                squared = i > 0 and toks[i - 1] in ("square", "sq", "quadrat") and dim == "length"
+                intent.dimension = "area" if squared else dim
+                intent.unit_factor = factor * factor if squared else factor
+                unit_words |= {w, toks[i - 1]} if squared else {w}
         if re.search(r"\b(?:more|additional|further|another|weitere|zusätzlich)", ql):
             intent.increment = True
         intent.rate = rate
@@ -215,16 +219,27 @@ def analyse(question: str) -> Intent:
     intent.property_text = " ".join(w for w, _ in prop)
     # only "how many / how much / wie viele" count a noun; "how old was Peyton Manning" counts nothing
     if how and intent.answer_type == "quantity" and re.search(r"(?:many|much|viele?|wieviele?)$", how.group(0).lower()):
-        intent.counted = _counted_noun(q[how.end():], lang)
+        rest = q[how.end():]
+        if unit_words:  # "how many square kilometers of rainforest": what is counted follows the unit and "of"
+            of = re.match(r"(?:\s*(?:" + "|".join(map(re.escape, sorted(unit_words, key=len, reverse=True)))
+                          + r")\b)+\s+(?:of|von)\s+(?=\w)", rest, re.I)
+            if of and fold(re.match(r"\w+", rest[of.end():]).group(0)) not in stop:
+                rest = rest[of.end():]
+        intent.counted = _counted_noun(rest, lang)
     return intent
 
 
 def asks_rate(question: str) -> bool:
-    """Whether a question asks for a rate: it has a rate word in lower case ("per", "pro", "je") or a rate
-    noun, also as the end of a German compound ("population density", "Bevölkerungsdichte", "pro Kopf")."""
+    """Whether a question asks for a rate: it has a rate word in lower case ("per", "pro", "je"), a period
+    ("a year", "jährlich") or a rate noun, also as the end of a German compound ("population density",
+    "Bevölkerungsdichte", "pro Kopf")."""
     r = resources()
     raw = re.findall(r"\w+", question)
     if any(w in r["rate_words"] for w in raw):  # in lower case: "Pro Bowl" names a game
+        return True
+    period = _phrase_at(question.lower(), r["rate_periods"])
+    if period and not re.match(r"\s+(?:" + "|".join(map(re.escape, r["rate_period_not_before"])) + r")\b",
+                               question.lower()[period.end():]):
         return True
     words = [fold(w) for w in raw]
     text = " ".join(words)

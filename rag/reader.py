@@ -637,7 +637,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                 "sent_pos": math.log1p(si), "sent_len": math.log1p(n_tok), "prop_any": _prop_fraction(toks, props)}
         spans: list[tuple[int, int, Value, dict[str, float]]] = []
         if kind == "quantity":
-            qs = [q for q in find_quantities(text, slang)]
+            qs = asked_unit_first(find_quantities(text, slang), intent)
             for q in qs:
                 if f"{q.value:g}" in excluded or (intent.dimension and q.dimension != intent.dimension):
                     continue
@@ -787,6 +787,30 @@ def _prop_fraction(toks: list[tuple[int, int, str]], props: set[str]) -> float:
         return 0.0
     words = {w for _, _, w in toks}
     return sum(1 for p in props if any(_prop_match(w, {p}) for w in words)) / len(props)
+
+
+def _unit_factor(q: Quantity) -> float | None:
+    unit = resources()["units"].get(q.unit or "")
+    return unit[1] if unit else None
+
+
+def asked_unit_first(qs: list[Quantity], intent: Intent) -> list[Quantity]:
+    """The amounts of one sentence as the question asks for them: a measure with its conversion into the
+    asked unit in brackets read as that conversion ("how many square kilometres": "734.000 Quadratmeilen
+    (1.900.000 Quadratkilometern)" is 1,900,000 km²), and without those in another unit of the asked
+    dimension where the sentence also states one in the asked unit (a sentence in square miles only still
+    answers)."""
+    if intent.unit_factor is None:
+        return qs
+
+    def asked(q: Quantity) -> bool:
+        return q.dimension == intent.dimension and _unit_factor(q) == intent.unit_factor
+
+    # a measure followed by its conversion into the asked unit is read as the conversion
+    qs = [next((c for c in q.conversions if asked(c)), q) for q in qs]
+    if not any(asked(q) for q in qs):
+        return qs
+    return [q for q in qs if q.dimension != intent.dimension or asked(q)]
 
 
 def _is_life_span(text: str, d: DateValue) -> bool:

@@ -70,6 +70,7 @@ class Quantity:
     rate: bool = False  # "742 inhabitants per square mile": an amount per unit of something else
     maybe_year: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    conversions: list[Quantity] = field(default_factory=list)  # the same measure in brackets: "(6.0 km2)"
 
     @property
     def base_low(self) -> float:
@@ -429,7 +430,7 @@ def find_quantities(text: str, lang: str = "en") -> list[Quantity]:
     for q in out:
         if final and q.dimension == final[-1].dimension and q.dimension not in ("count", "money") \
                 and re.fullmatch(r"\s*[(\[]\s*", text[final[-1].end:q.start]):
-            final[-1].extras.setdefault("conversions", []).append(q.text)
+            final[-1].conversions.append(q)
             continue
         final.append(q)
     return final

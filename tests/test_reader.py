@@ -86,3 +86,23 @@ def test_a_rate_does_not_answer_an_amount_question(tmp_path):
     assert ans.answerable and ans.short_answer == "255", ans.answer
     dens = ask(eng, "What is the population density of Osgood?")
     assert dens.answerable and dens.short_answer.startswith("742.1"), dens.answer
+
+
+def test_an_amount_is_read_in_the_unit_the_question_asks_in(tmp_path):
+    """A measure with its conversion in brackets answers in the asked unit; the counted noun follows the unit."""
+    from rag.intent import analyse
+
+    intent = analyse("How many square kilometers of forest were lost by 2000?")
+    assert intent.dimension == "area" and intent.unit_factor == 1e6 and intent.counted == "forest"
+    assert analyse("How many square miles is the basin?").counted == "miles"  # as before: nothing else is counted
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "forest.txt").write_text(
+        "Forest loss\n\nBy 2000 the forest lost in the basin had reached 227,000 square miles (587,000 square "
+        "kilometres), most of it cleared for cattle pasture.\n", encoding="utf-8")
+    s = make_settings(tmp_path)
+    build_index(s, paths=[tmp_path / "docs"])
+    eng = Engine(s)
+    km = ask(eng, "How many square kilometres of forest had been lost in the basin by 2000?")
+    assert km.answerable and km.short_answer == "587,000 km²", km.answer
+    mi = ask(eng, "How many square miles of forest had been lost in the basin by 2000?")
+    assert mi.answerable and mi.short_answer == "227,000 sq mi", mi.answer

@@ -542,6 +542,8 @@ def test_an_amount_per_unit_is_a_rate_and_a_spaced_exponent_no_number():
     ("Wie viele Einwohner hat Furna?", False), ("Wie hoch ist das Einkommen pro Kopf?", True),
     ("What is the GDP per capita of Chad?", True), ("Welche Dichte hat das Metall?", True),
     ("Which company makes the most cars per year?", None), ("How many players were picked for the Pro Bowl?", False),
+    ("How many passengers a year does the network carry?", True), ("Wie viele Besucher kommen jährlich?", True),
+    ("How much does it eat in one day?", True), ("How many people were there a year later?", False),
 ])
 def test_a_question_asks_for_a_rate_by_its_words(question, rate):
     intent = analyse(question)
