@@ -352,15 +352,16 @@ def _event_prefix(word: str) -> str:
     return word[:max(6, len(word) - 3)]
 
 
-def event_of(word: str) -> str | None:
-    """The event a word names ("unterzeichneten" -> signing; "founded" and "opened" -> origin), by the
-    beginning its inflected forms share (:func:`_event_prefix`)."""
+def events_of(word: str) -> set[str]:
+    """The events a word names ("unterzeichneten" -> signing; "founded" and "opened" -> origin; "launched"
+    -> release or start: a product is launched, and so is an attack), by the beginning its inflected forms
+    share (:func:`_event_prefix`)."""
     f = fold(word)
-    return next((name for p, name in _event_groups().get(f[:6], ()) if f.startswith(p)), None)
+    return {name for p, name in _event_groups().get(f[:6], ()) if f.startswith(p)}
 
 
 def _events(text: str) -> set[str]:
-    return {e for w in _TOKEN.findall(text) if (e := event_of(w))}
+    return {e for w in _TOKEN.findall(text) for e in events_of(w)}
 
 
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]]|,\s|\s[–—-]\s")
@@ -604,7 +605,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     # the predicate: property words other than the counted noun ("killed or wounded" soldiers, not "sent")
     preds = {p for p in props if p != counted and not (counted and _prop_match(p, {counted}))}
     excluded = set(intent.excluded)
-    asked_events = {e for w in _TOKEN.findall(intent.question) if (e := event_of(w))}
+    asked_events = _events(intent.question)
     ent_tokens = [t for t in intent.entity_tokens if not t.isdigit()]
     ent_weights = [(t, (idf(stem(t)) if idf else 1.0) or 1.0) for t in ent_tokens]
     doc_best = max((s.sim for s in sentences), default=0.0)
@@ -676,7 +677,7 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "life_match": float(bool(which)), "life_unasked": float(life and not intent.life_event),
                      "in_parens": float("(" in text[max(0, d.start - 2):d.start]), "n_type": math.log1p(len(ds))}
                 attr = _attributive_event(text, d.start, d.end) if slang == "de" else None
-                if attr is not None and asked_events and attr not in asked_events:
+                if attr is not None and asked_events and not attr & asked_events:
                     f["ev_clause_other"] = 1.0  # "das im Juni vereinbarte Abkommen": June dates the agreement
                 spans.append((d.start, d.end, v, f))
         else:
@@ -884,11 +885,11 @@ def confidence_features(c: Candidate, others: list[Candidate]) -> dict[str, floa
 _ATTRIBUTE_OPENERS = ("ART", "PDAT", "PPOSAT", "PIAT", "PIDAT")
 
 
-def _attributive_event(text: str, a: int, b: int) -> str | None:
+def _attributive_event(text: str, a: int, b: int) -> set[str] | None:
     """The event a German date belongs to when it stands inside an extended attribute of a noun, "das im
     Juni vereinbarte Abkommen", "der am 19. Juni 2024 unterzeichnete Vertrag": an article, the date's
     preposition, the date, then a participle used as an adjective and its noun. The date then dates that
-    participle's event (``""`` when the event lexicon does not know it), not the sentence's main verb;
+    participle's events (none when the event lexicon does not know it), not the sentence's main verb;
     ``None`` when the date is no such attribute."""
     if not (re.search(r"\b\w+\s+\w+\s+$", text[max(0, a - 40):a]) and re.match(r"\s+[a-zäöüß]+\s+[A-ZÄÖÜ]", text[b:b + 60])):
         return None  # the shape is missing (two words before, a lowercase word and a noun after): no tagging
@@ -901,7 +902,7 @@ def _attributive_event(text: str, a: int, b: int) -> str | None:
         return None
     if not (after[0][2].startswith("ADJ(A)") and after[1][2] == "NN"):
         return None
-    return event_of(text[after[0][0]:after[0][1]]) or ""
+    return events_of(text[after[0][0]:after[0][1]])
 
 
 def eligible(candidates: list[Candidate]) -> list[Candidate]:

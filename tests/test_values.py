@@ -503,12 +503,19 @@ def test_a_date_is_ruled_out_by_another_event_in_its_own_clause_only():
     assert _eligible_dates("When did the treaty enter into force?", text) == ["2024-12-04"]
 
 def test_event_words_are_matched_by_the_stem_their_forms_share():
-    from rag.reader import event_of
+    from rag.reader import events_of
 
     # "Unterstützung" (support) shares its first six letters with "unterschrieben" (signed) and is no signing
-    assert event_of("Unterstützung") is None and event_of("unterzeichneten") == "signing"
-    assert event_of("veröffentlichte") == "release" and event_of("gegründeten") == event_of("founded") == "origin"
-    assert event_of("borne") is None and event_of("forces") is None  # short words match only themselves
+    assert events_of("Unterstützung") == set() and events_of("unterzeichneten") == {"signing"}
+    assert events_of("veröffentlichte") == {"release"} and events_of("gegründeten") == events_of("founded") == {"origin"}
+    assert events_of("borne") == set() and events_of("forces") == set()  # short words match only themselves
+    assert events_of("launch") == {"release", "origin"}  # a product is launched, and so is an attack
+
+
+def test_a_word_of_two_events_keeps_a_date_of_either():
+    """"launch a surprise attack" starts it: a date next to "starteten" answers it."""
+    text = "Am 6. Oktober 1973 starteten Syrien und Ägypten einen Überraschungsangriff auf Israel."
+    assert _eligible_dates("When did Syria and Egypt launch a surprise attack on Israel?", text) == ["1973-10-06"]
 
 
 @pytest.mark.parametrize("text,en,de", [("etwa 505 Millionen Jahren", "about 505 million years", "etwa 505 Millionen Jahre"),
