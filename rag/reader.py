@@ -203,6 +203,18 @@ def _spelled_alike(tok: str, words: set[str]) -> bool:
                                      or (len(w) >= len(tok) and w.startswith(head))) for w in words)
 
 
+def _bare_mention(tokens: list[str], i: int, hay: str) -> bool:
+    """Whether ``hay`` names the words of a series before the number ``tokens[i]`` ("Super Bowl" of "Super Bowl
+    50") somewhere without a number ("in einem Super Bowl"): the text may then mean the asked one. Where every
+    mention carries another number ("Super Bowl XLIX"), it is about another. Only for a number after two or
+    more words: a lone kind before or after a number ("Flight 109", "94 Squadron") is named bare by pages
+    about any flight or squadron ("the squadron was re-formed")."""
+    if i < 2 or tokens[i - 1].isdigit() or tokens[i - 2].isdigit():
+        return False
+    series = rf"{re.escape(tokens[i - 2])}\s+{re.escape(tokens[i - 1])}"
+    return re.search(rf"(?i:\b{series}\b)(?!\s*\.?\s*(?:\d|[IVXLCDM]+\b))", hay) is not None
+
+
 def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,
                    lang: str = "und") -> tuple[float, float, float, str | None]:
     """How well a document names the asked entity, weighting each of the question's entity tokens by how
@@ -222,7 +234,7 @@ def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,
     words = {stem(w) for w in raw}
     needed = matched = missing = 0.0
     rarest: tuple[float, str, bool] | None = None
-    for tok in intent_tokens:
+    for i, tok in enumerate(intent_tokens):
         st = stem(tok)
         weight = 1.0 if idf is None else max(idf(st), idf(tok))
         if weight <= 0:
@@ -232,6 +244,8 @@ def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,
         weak = cross and not tok.isdigit() and len(st) < _CROSS_MIN_STEM
         if tok.isdigit():
             ok = bool(re.search(rf"(?<![\d.,]){tok}(?![\d]|[.,]\d)", hay))
+            if not ok and _bare_mention(intent_tokens, i, hay):
+                continue  # "in einem Super Bowl" may be Super Bowl 50: the number cannot decide
         else:
             ok = (st in words and not weak) or tok in raw or (len(tok) >= 4 and any(tok in w for w in raw))
             if not ok and cross and not weak:
@@ -243,7 +257,7 @@ def entity_matches(intent_tokens: list[str], doc: Document, idf: IdfFn | None,
             matched += weight
         else:
             missing = max(missing, weight)
-        if tok.isdigit() and not ok:  # numbers in a name are always distinctive: "94 Squadron", "Flight 109"
+        if tok.isdigit() and not ok:  # a number in a name is distinctive: "94 Squadron", "Flight 109"
             rarest = (math.inf, tok, ok)
         elif tok not in _titles() and (rarest is None or weight > rarest[0]):
             rarest = (weight, tok, ok)

@@ -303,6 +303,23 @@ def test_question_entity_property_and_excluded_values():
     assert analyse("Nennen Sie ein Luxussegment von Toyota.").entity == "Luxussegment von Toyota"
 
 
+def test_a_missing_series_number_rules_out_only_a_text_naming_the_series_with_another():
+    from rag.models import Document
+    from rag.reader import entity_matches
+
+    doc = lambda text: Document(doc_id="d", path="d", text=text, language="de")  # noqa: E731
+    bowl, squadron = ["super", "bowl", "50"], ["94", "squadron"]
+    # "in einem Super Bowl" may be Super Bowl 50; "Super Bowl XLIX" is another one
+    assert entity_matches(bowl, doc("der je in einem Super Bowl spielte"), None, "en")[3] is None
+    assert entity_matches(bowl, doc("den Super Bowl XLIX gewann"), None, "en")[3] == "50"
+    assert entity_matches(bowl, doc("beim Super Bowl 50 sang"), None, "en") == (3.0, 3.0, 0.0, None)
+    assert entity_matches(["symphony", "no", "38"], doc("Symphony No . 1 in D minor, his Symphony No. 2"), None, "en")[3] == "38"
+    assert entity_matches(squadron, doc("No. 95 Squadron was formed."), None, "en")[3] == "94"
+    assert entity_matches(squadron, doc("The 95th Squadron flew."), None, "en")[3] == "94"
+    # a lone kind before a number is named bare by pages about any squadron: no evidence
+    assert entity_matches(squadron, doc("The squadron was formed in 1917."), None, "en")[3] == "94"
+
+
 def test_entity_named_across_languages_only_by_spelling_variants():
     from rag.models import Document
     from rag.reader import entity_matches
