@@ -73,15 +73,20 @@ def test_a_german_name_keeps_its_article_and_first_word_a_kind_noun_goes():
     assert spans("Sie liegt in der Provinz Limburg.") == ["Limburg"]  # "Provinz" is a common noun: the kind, not the name
 
 
-def test_a_rate_does_not_answer_an_amount_question(tmp_path):
-    """Before rates were told apart, "742.1 … per square mile" answered the population (as on RAMDocs pages)."""
+def _engine_over(tmp_path, name: str, text: str) -> Engine:
+    """An engine over one document ``name`` with ``text``."""
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "osgood.txt").write_text(
-        "Osgood, Ohio\n\nOsgood is a village in Ohio, United States. At the 2010 census the village had 255 "
-        "inhabitants; the population density was 742.1 inhabitants per square mile.\n", encoding="utf-8")
+    (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
     s = make_settings(tmp_path)
     build_index(s, paths=[tmp_path / "docs"])
-    eng = Engine(s)
+    return Engine(s)
+
+
+def test_a_rate_does_not_answer_an_amount_question(tmp_path):
+    """Before rates were told apart, "742.1 … per square mile" answered the population (as on RAMDocs pages)."""
+    eng = _engine_over(tmp_path, "osgood.txt",
+                       "Osgood, Ohio\n\nOsgood is a village in Ohio, United States. At the 2010 census the village "
+                       "had 255 inhabitants; the population density was 742.1 inhabitants per square mile.\n")
     ans = ask(eng, "What is the population of Osgood?")
     assert ans.answerable and ans.short_answer == "255", ans.answer
     dens = ask(eng, "What is the population density of Osgood?")
@@ -95,13 +100,9 @@ def test_an_amount_is_read_in_the_unit_the_question_asks_in(tmp_path):
     intent = analyse("How many square kilometers of forest were lost by 2000?")
     assert intent.dimension == "area" and intent.unit_factor == 1e6 and intent.counted == "forest"
     assert analyse("How many square miles is the basin?").counted == "miles"  # as before: nothing else is counted
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "forest.txt").write_text(
-        "Forest loss\n\nBy 2000 the forest lost in the basin had reached 227,000 square miles (587,000 square "
-        "kilometres), most of it cleared for cattle pasture.\n", encoding="utf-8")
-    s = make_settings(tmp_path)
-    build_index(s, paths=[tmp_path / "docs"])
-    eng = Engine(s)
+    eng = _engine_over(tmp_path, "forest.txt",
+                       "Forest loss\n\nBy 2000 the forest lost in the basin had reached 227,000 square miles (587,000 "
+                       "square kilometres), most of it cleared for cattle pasture.\n")
     km = ask(eng, "How many square kilometres of forest had been lost in the basin by 2000?")
     assert km.answerable and km.short_answer == "587,000 km²", km.answer
     mi = ask(eng, "How many square miles of forest had been lost in the basin by 2000?")
