@@ -37,6 +37,7 @@ class Intent(BaseModel):
     unit_factor: float | None = None  # the unit the question asks in, as its factor to the dimension's base unit
     life_event: Literal["start", "end"] | None = None  # born (start of a life span) or died (end)
     excluded: list[str] = Field(default_factory=list)  # values the question itself names (not answers)
+    kind_noun: str = ""  # the class the answer belongs to ("What sport …": "sport"; "the profession of X")
 
 
 _WORD = re.compile(r"[\w][\w'’\-.]*[\w]|[\w]")
@@ -58,6 +59,37 @@ def measure_nouns() -> dict[str, str]:
 def _phrase_at(q: str, phrases: list[str]) -> re.Match[str] | None:
     pat = r"(?<![\w])(?:" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + r")(?![\w])"
     return re.search(pat, q, re.I)
+
+
+def asked_kind(ql: str, wh_noun: re.Match[str] | None, head_nouns: list[str]) -> str:
+    """The class a name answer belongs to, in the question's words: the noun after "what"/"which"
+    ("What sport …", "Welche Sportart …"), else the head noun of "what is the X of …" ("profession"); after a
+    word for a kind ("type of aircraft") the noun that follows it. Empty for a generic noun ("name") or none.
+
+    Args:
+        ql: the question, lower-cased.
+        wh_noun: the match of the word after the question word (group 1), if any.
+        head_nouns: the folded words of "what is the X of" (or "what is the X?"), if any.
+    """
+    r = resources()
+    stop = stopwords()
+    if wh_noun and fold(wh_noun.group(1)) not in stop:
+        # "what political party was …": an adjective and its noun when a function word follows them
+        two = re.match(r"\s+([\w\-]+)\s+([\w\-]+)", ql[wh_noun.end():])
+        word = wh_noun.group(1)
+        if two and fold(two.group(1)) not in stop and fold(two.group(2)) in stop:
+            word += " " + two.group(1)
+    elif head_nouns:
+        word = head_nouns[-1]
+    else:
+        return ""
+    if fold(word.split()[-1]) in {fold(w) for w in r["kind_words"]}:
+        after = re.search(rf"\b{re.escape(word)}\s+(?:of|von)\s+(?:the\s+|die\s+|der\s+|des\s+)?([\w\-]+)", ql)
+        word = after.group(1) if after else ""
+    head = fold(word.split()[-1]) if word else ""
+    if not head or head in stop or head in {fold(w) for w in r["generic_nouns"]} or head[:1].isdigit():
+        return ""
+    return fold(word)
 
 
 def analyse(question: str) -> Intent:
@@ -96,6 +128,7 @@ def analyse(question: str) -> Intent:
                       r"(?:the|die|der|das|den|its|their)?\s*((?:[\w\-]+\s*){1,3})\??\s*$", ql)
     head_nouns = [fold(w) for w in (m_what.group(1).split() if m_what else m_end.group(1).split() if m_end else [])]
     wh_noun = re.search(r"\b(?:what|which|welche[rsmn]?)\s+([\w\-]+)", ql)
+    kind = asked_kind(ql, wh_noun, head_nouns)
     # "in what area", "in which unit", "what area of X is …": the noun picks a place or kind, it is not a measure
     place_noun = bool(wh_noun and fold(wh_noun.group(1)) in {fold(w) for w in r["place_after_wh"]})
     wh_place = place_noun or bool(wh_noun and re.search(r"\b(?:in|im)\s+$",
@@ -128,6 +161,8 @@ def analyse(question: str) -> Intent:
         what_is = re.match(r"\s*(?:what|was)\s+(?:is|was|are|were|ist|war|sind|waren)\b", ql)
         rate_asked = rate and bool(what_is or (wh_noun and asks_rate(wh_noun.group(1))))
         intent.answer_type = "quantity" if rate_asked else "name"
+    if intent.answer_type in ("name", "place"):
+        intent.kind_noun = kind
     # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
     # only a unit the question asks in: right after "how many/much" or after "in"/"per" ("in km", "per cent");
     # "how many soldiers … at the beginning of the year" still counts soldiers

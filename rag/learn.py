@@ -1,6 +1,7 @@
 """Learning the reader's weights from labelled development data (the *tune* parts only).
 
-    python -m rag.learn [--out rag/resources/reader_model.json]
+    python -m rag.learn [--out rag/resources/reader_model.json] [--kinds name,quantity,date]
+    python -m rag.learn --kinds name --extend FEATURE[,FEATURE] [--extend-stages choice[,confidence]]
 
 Labelled sources:
 
@@ -13,6 +14,10 @@ Labelled sources:
 For every candidate the reader finds in a labelled document, the label is whether it is the document's
 answer. One logistic regression per kind (quantity, date, name) and stage is fitted on standardised
 features; the weights are written with the data they came from. Nothing here runs when answering.
+
+``--extend`` adds new features to one kind's model and fits only their weights, beside the kept logit of
+the others (:func:`extend`): a feature that applies to some questions only (``kind_sim_rel``: a value's
+similarity to the class a question asks for, "What sport …") then leaves every other answer as it was.
 """
 
 from __future__ import annotations
@@ -153,7 +158,8 @@ def read_labelled(engine: Engine, items: list[LabelledDoc], window_candidates: i
         if model is not None:
             kind = model_kind(intent.answer_type)
             score_stage_one(work, kind, model)
-            add_window_features(work, qv, embed, window_candidates, property_vector(intent, engine.embedder.embed_queries))
+            add_window_features(work, qv, embed, window_candidates, property_vector(intent, engine.embedder.embed_queries),
+                                intent.kind_noun)
         out.extend((d, intent, w) for d, w in zip(docs, work, strict=True))
     return out
 
@@ -268,6 +274,18 @@ def reading_scores(read: list[tuple[LabelledDoc, Intent, DocumentReading]], mode
     return out
 
 
+def _labelled_sets(settings: Settings, sources: tuple[str, ...]) -> list[tuple[Engine, list[LabelledDoc]]]:
+    """The labelled documents of each source with the engine over its corpus (indexed on first use)."""
+    sets: list[tuple[Engine, list[LabelledDoc]]] = []
+    if "ramdocs" in sources:
+        ds = load_ramdocs(RAMDOCS, variants=False)
+        sets.append((ensure_index(settings, "ramdocs", ds.documents or []), list(ramdocs_docs())))
+    if "xquad" in sources:
+        ds = load_squad(XQUAD / "xquad.de.dev.json")
+        sets.append((ensure_index(settings, "xquad-dev", ds.documents or []), list(xquad_docs())))
+    return sets
+
+
 def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", "xquad"), c: float = 0.5,
           kinds: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Fit the reader model on the tune parts and report reading scores on both parts.
@@ -292,13 +310,7 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
     if kinds is not None and (unknown := set(kinds) - {"name", "quantity", "date"}):
         raise ValueError(f"--kinds: unknown kind(s) {', '.join(sorted(unknown))} (name, quantity, date)")
     t0 = time.perf_counter()
-    sets: list[tuple[Engine, list[LabelledDoc]]] = []
-    if "ramdocs" in sources:
-        ds = load_ramdocs(RAMDOCS, variants=False)
-        sets.append((ensure_index(settings, "ramdocs", ds.documents or []), list(ramdocs_docs())))
-    if "xquad" in sources:
-        ds = load_squad(XQUAD / "xquad.de.dev.json")
-        sets.append((ensure_index(settings, "xquad-dev", ds.documents or []), list(xquad_docs())))
+    sets = _labelled_sets(settings, sources)
     k = settings.answer.reader.window_candidates
     stage1: dict[str, list[tuple[dict[str, float], int]]] = {}
     for engine, items in sets:
@@ -343,6 +355,117 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
     return data
 
 
+def fit_offset(rows: list[tuple[np.ndarray, float, int]], c: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """A logistic regression of a few new features beside a fixed logit: ``p = sigmoid(offset + w · x / scale)``
+    (Newton's method, L2 penalty ``1 / (2c)``, no intercept: a row whose new features are all 0 keeps its logit).
+
+    Args:
+        rows: ``(x, offset, label)`` per example, ``x`` the new features.
+        c: inverse regularisation strength, as in :func:`fit`.
+
+    Returns:
+        The weights (of the scaled features) and the scales.
+    """
+    x = np.asarray([r[0] for r in rows], dtype=float)
+    off = np.asarray([r[1] for r in rows], dtype=float)
+    y = np.asarray([r[2] for r in rows], dtype=float)
+    scale = np.sqrt((x ** 2).mean(axis=0))
+    scale[scale < 1e-9] = 1.0
+    z = x / scale
+    w = np.zeros(x.shape[1])
+    for _ in range(50):
+        p = 1.0 / (1.0 + np.exp(-(off + z @ w)))
+        grad = z.T @ (p - y) + w / c
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.eye(len(w)) / c
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w, scale
+
+
+def extend(settings: Settings, out: Path, features: list[str], kind: str = "name",
+           sources: tuple[str, ...] = ("ramdocs", "xquad"), c: float = 0.5,
+           stages: tuple[str, ...] = ("choice",)) -> dict[str, Any]:
+    """Add ``features`` to the ``kind`` model of ``out`` (default: the bundled model) with every other weight
+    kept: each new feature's weight is fitted beside the existing logit (:func:`fit_offset`) on the tune parts,
+    for the choice stage (which candidate a source gives) and, if in ``stages``, the confidence stage (whether
+    it gives one). A feature that is 0 (a question it does not apply to) leaves that question's reading
+    exactly as it was; so a feature for some questions can be added without a refit that moves every other
+    answer (a full refit of the name model on 2026-12-07, with or without the new features, lost answers:
+    README, "Kind questions").
+
+    Returns:
+        The written model data; ``meta.extended`` says what was added, how, and the reading scores after.
+    """
+    from rag.reader import confidence_features
+
+    t0 = time.perf_counter()
+    base = out if out.exists() else MODEL_FILE
+    data = json.loads(base.read_text(encoding="utf-8"))
+    model = ReaderModel(data)
+    docs: list[tuple[LabelledDoc, DocumentReading]] = []
+    for engine, items in _labelled_sets(settings, sources):
+        docs += _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"],
+                                         settings.answer.reader.window_candidates, model,
+                                         with_retrieved=_reads_others(items))).get(kind, [])
+    models = data["models"][kind]
+    # choice: pairwise, the right candidate against each wrong one of its document
+    rows = []
+    for d, w in docs:
+        for cand in w.candidates:
+            cand.choice = model.logit(kind, "choice", cand.features)
+        pos = [cand for cand in w.candidates if _label(cand, d)][:1]
+        for p in pos:
+            for n in (cand for cand in w.candidates if not _label(cand, d)):
+                x = np.array([p.features.get(f, 0.0) - n.features.get(f, 0.0) for f in features])
+                rows += [(x, p.choice - n.choice, 1), (-x, n.choice - p.choice, 0)]
+    wc, sc = fit_offset(rows, c)
+    _append(models["choice"], features, wc, sc)
+    if "confidence" in stages:  # whether the (newly) chosen candidate is the source's answer
+        model = ReaderModel(data)
+        rows = []
+        for d, w in docs:
+            best = _choose(w, kind, model)
+            if best is not None:
+                f = confidence_features(best, w.candidates)
+                rows.append((np.array([f.get(k, 0.0) for k in features]), model.logit(kind, "confidence", f),
+                             _label(best, d)))
+        wf, sf = fit_offset(rows, c)
+        _append(models["confidence"], features, wf, sf)
+    model = ReaderModel(data)
+    report: dict[str, Any] = {}
+    for engine, items in _labelled_sets(settings, sources):
+        name = items[0].source.split("-")[0] if items else "?"
+        for part in ("tune", "measure"):
+            read = read_labelled(engine, [i for i in items if i.part == part], settings.answer.reader.window_candidates,
+                                 model, with_retrieved=_reads_others(items))
+            report[f"{name} {part}"] = reading_scores(read, model, settings.answer.reader.min_confidence)
+    data["meta"] = {**data.get("meta", {}), "extended": {
+        "features": features, "kind": kind, "trained": time.strftime("%Y-%m-%d"),
+        "stages": list(stages), "how": f"python -m rag.learn --kinds {kind} --extend {','.join(features)}"
+        + ("" if stages == ("choice",) else f" --extend-stages {','.join(stages)}"), "reading": report,
+        "seconds": round(time.perf_counter() - t0, 1)}}
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    ReaderModel.load.cache_clear()
+    return data
+
+
+def _append(stage: dict[str, Any], features: list[str], weights: np.ndarray, scales: np.ndarray) -> None:
+    """Add features to one stage's model (mean 0: a feature at 0 adds nothing)."""
+    for f, w, sc in zip(features, weights, scales, strict=True):
+        if f in stage["features"]:
+            i = stage["features"].index(f)
+            stage["mean"][i], stage["scale"][i], stage["weights"][i] = 0.0, round(float(sc), 6), round(float(w), 6)
+        else:
+            stage["features"].append(f)
+            stage["mean"].append(0.0)
+            stage["scale"].append(round(float(sc), 6))
+            stage["weights"].append(round(float(w), 6))
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=MODEL_FILE)
@@ -350,16 +473,32 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("-C", type=float, default=0.5, help="inverse regularisation strength")
     ap.add_argument("--kinds", default=None, help="refit only these comma-separated kinds (name, quantity, date); "
                     "the others keep the weights in --out")
+    ap.add_argument("--extend", default=None, metavar="FEATURES",
+                    help="add these comma-separated features to the one kind of --kinds (default name), every "
+                         "other weight kept (the model in --out, else the bundled one)")
+    ap.add_argument("--extend-stages", default="choice", metavar="STAGES",
+                    help="the stages --extend fits the new features in: choice (default), or choice,confidence")
     args = ap.parse_args(argv)
     kinds = tuple(args.kinds.split(",")) if args.kinds else None
     try:
-        data = train(load_settings(), args.out, tuple(args.sources.split(",")), args.C, kinds)
+        if args.extend:
+            if kinds is not None and len(kinds) != 1:
+                raise ValueError("--extend adds features to one kind: give --kinds KIND")
+            stages = tuple(args.extend_stages.split(","))
+            if set(stages) - {"choice", "confidence"} or "choice" not in stages:
+                raise ValueError(f"--extend-stages {args.extend_stages}: choice or choice,confidence")
+            data = extend(load_settings(), args.out, args.extend.split(","), kinds[0] if kinds else "name",
+                          tuple(args.sources.split(",")), args.C, stages)
+            reading = data["meta"]["extended"]["reading"]
+        else:
+            data = train(load_settings(), args.out, tuple(args.sources.split(",")), args.C, kinds)
+            reading = data["meta"]["reading"]
     except ValueError as exc:
         sys.exit(f"error: {exc}")
-    for name, kinds in data["meta"]["reading"].items():
+    for name, kinds in reading.items():
         for kind, s in kinds.items():
             print(f"{name:18s} {kind:9s} {json.dumps(s)}")
-    print(f"wrote {args.out} in {data['meta']['seconds']} s", file=sys.stderr)
+    print(f"wrote {args.out} in {(data['meta'].get('extended') or data['meta'])['seconds']} s", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -846,11 +846,12 @@ def score_stage_one(docs: list[DocumentReading], kind: str, model: ReaderModel) 
 
 
 def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: EmbedFn | None, top_k: int,
-                        pv: np.ndarray | None = None) -> None:
+                        pv: np.ndarray | None = None, kind: str = "") -> None:
     """Embed the clause and the close context of each document's ``top_k`` stage-one candidates (one
     batch for all documents) and add their similarity to the question (``qv``) and to the asked property
-    alone (``pv``: "troops" meets "Soldaten", "population" meets "inhabitants") as features; the other
-    candidates drop out."""
+    alone (``pv``: "troops" meets "Soldaten", "population" meets "inhabitants") as features; with the
+    class a name answer belongs to (``kind``, :attr:`Intent.kind_noun`), also each value's own similarity
+    to it ("baseball" and "golf" are sports, "Louisiana" is not); the other candidates drop out."""
     keep: list[Candidate] = []
     for d in docs:
         d.candidates = sorted(d.candidates, key=lambda c: -c.logit1)[:top_k]
@@ -861,17 +862,23 @@ def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: Embe
                                + ([w for c in keep for w in c.neighbours] if pv is not None else [])))
     sims: dict[str, float] = {}
     psims: dict[str, float] = {}
+    ksims: dict[str, float] = {}  # the value itself against the asked kind ("baseball" is a sport)
     if embed is not None:
         vecs = embed(texts)
         sims = {w: float(v @ qv) for w, v in zip(texts, vecs, strict=True)}
         if pv is not None:
             psims = {w: float(v @ pv) for w, v in zip(texts, vecs, strict=True)}
+        if kind:  # a batch of its own, so that the other texts' vectors stay as they were
+            values = list(dict.fromkeys(c.value.text for c in keep))
+            kv, *vv = embed([kind, *values])
+            ksims = {w: float(v @ kv) for w, v in zip(values, vv, strict=True)}
     nsim = {id(c): max((psims.get(w, 0.0) for w in c.neighbours), default=0.0) for c in keep}
     for d in docs:
         best_w = max((sims.get(c.window, c.features["sim"]) for c in d.candidates), default=0.0)
         best_t = max((sims.get(c.tight, c.features["sim"]) for c in d.candidates), default=0.0)
         best_p = max((psims.get(c.tight, 0.0) for c in d.candidates), default=0.0)
         best_n = max((nsim[id(c)] for c in d.candidates), default=0.0)
+        best_k = max((ksims.get(c.value.text, 0.0) for c in d.candidates), default=0.0)
         for c in d.candidates:
             ws, ts = sims.get(c.window, c.features["sim"]), sims.get(c.tight, c.features["sim"])
             ps = psims.get(c.tight, 0.0)
@@ -879,7 +886,8 @@ def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: Embe
                                "wsim_rel": ws - best_w, "wsim_gain": ws - c.features["sim"],
                                "tsim": ts, "tsim_rel": ts - best_t, "psim": ps, "psim_rel": ps - best_p,
                                "psim_clause": psims.get(c.window, 0.0), "nsim": nsim[id(c)],
-                               "nsim_rel": nsim[id(c)] - best_n})
+                               "nsim_rel": nsim[id(c)] - best_n, "kind_sim": ksims.get(c.value.text, 0.0),
+                               "kind_sim_rel": ksims.get(c.value.text, 0.0) - best_k})
 
 
 def reader_model(settings: ReaderSettings) -> ReaderModel:
@@ -1010,7 +1018,8 @@ def prepare_documents(docs: list[Document], sentences: dict[str, list[Sentence]]
     work = [collect_candidates(doc, sentences.get(doc.doc_id, []), intent, lang, idf, best_sim,
                                settings.require_distinctive_name) for doc in docs]
     score_stage_one(work, kind, model)
-    add_window_features(work, qv, embed, settings.window_candidates, property_vector(intent, embed_query))
+    add_window_features(work, qv, embed, settings.window_candidates, property_vector(intent, embed_query),
+                        intent.kind_noun)
     return kind, work
 
 

@@ -107,3 +107,40 @@ def test_an_amount_is_read_in_the_unit_the_question_asks_in(tmp_path):
     assert km.answerable and km.short_answer == "587,000 km²", km.answer
     mi = ask(eng, "How many square miles of forest had been lost in the basin by 2000?")
     assert mi.answerable and mi.short_answer == "227,000 sq mi", mi.answer
+
+
+def test_a_new_feature_is_fitted_beside_the_kept_logit():
+    """``rag.learn --extend``: only the new feature's weight is learned; where it is 0 the logit stays as it was."""
+    import numpy as np
+
+    from rag.learn import fit_offset
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(400):
+        x = float(rng.normal())
+        off = float(rng.normal())
+        p = 1 / (1 + np.exp(-(off + 2.0 * x)))  # the true weight of the new feature: 2
+        rows.append((np.array([x]), off, int(rng.random() < p)))
+    w, scale = fit_offset(rows, c=100.0)
+    assert 1.4 < w[0] / scale[0] < 2.6
+    zero = [(np.array([0.0]), o, y) for _, o, y in rows]  # a feature that never applies learns nothing
+    assert abs(fit_offset(zero)[0][0]) < 1e-9
+
+
+def test_a_kind_question_compares_each_value_with_the_kind(tmp_path):
+    """"What sport …": each candidate value is compared with "sport" itself (``kind_sim_rel``, 0 for the value
+    most like it); before, only the words around a value were, and "Uppsala" stood as near the question."""
+    from rag.answer import gather
+    from rag.intent import analyse
+
+    eng = _engine_over(tmp_path, "lund.txt",
+                       "Erik Lund\n\nErik Lund was honoured by the city of Uppsala in December 2004. Lund, a former "
+                       "ice hockey goaltender, had played for Brynäs IF for twelve seasons.\n")
+    intent = analyse("What sport is Erik Lund associated with?")
+    assert intent.kind_noun == "sport"
+    g = gather(eng, intent, 10, None, "en")
+    feats = {c.value.text: c.features["kind_sim_rel"] for d in g.work for c in d.candidates}
+    best = max(feats, key=lambda v: feats[v])
+    assert "ice hockey" in best and feats[best] == 0.0 and sorted(feats.values())[-2] < 0, feats  # not Uppsala
+    assert "ice hockey" in ask(eng, intent.question).short_answer

@@ -633,3 +633,20 @@ def test_the_answer_leads_with_the_different_things_then_quotes_them():
     text = compose(analyse("What sport is Larry Gilbert associated with?"), c, evidence, "en")
     assert text.startswith("Sources describe different things named Larry Gilbert: Larry Gilbert (golf) [1]")
     assert "professional golfer.” [1]" in text and "right fielder.” [2]" in text
+
+
+@pytest.mark.parametrize("q,kind", [
+    ("What sport is Larry Gilbert associated with?", "sport"),
+    ("What is the profession of Richard Sheppard?", "profession"),
+    ("What political party was Governor Olson a member of?", "political party"),
+    ("What type of aircraft was involved in Flight 63?", "aircraft"),  # a word for a kind gives way to its noun
+    ("In which state is the Haymarket District located?", "state"),
+    ("Welche Sportart betreibt Larry Gilbert?", "sportart"),
+    ("What is the name of the quarterback?", ""),  # too general to say what the answer is
+    ("What did Marlee Matlin translate?", ""),
+    ("Who was Chilperic's father?", ""),  # a person question names no class
+    ("How many libraries are part of the LCLS?", ""),
+])
+def test_question_asked_kind(q, kind):
+    """The class a name answer belongs to, from the question's own words (the reader compares each value with it)."""
+    assert analyse(q).kind_noun == kind
