@@ -37,7 +37,7 @@ class Intent(BaseModel):
     unit_factor: float | None = None  # the unit the question asks in, as its factor to the dimension's base unit
     life_event: Literal["start", "end"] | None = None  # born (start of a life span) or died (end)
     excluded: list[str] = Field(default_factory=list)  # values the question itself names (not answers)
-    kind_noun: str = ""  # the class the answer belongs to ("What sport …": "sport"; "the profession of X")
+    kind_noun: str = ""  # the class a name answer belongs to ("What sport …": "sport"; "the profession of X")
 
 
 _WORD = re.compile(r"[\w][\w'’\-.]*[\w]|[\w]")
@@ -161,8 +161,8 @@ def analyse(question: str) -> Intent:
         what_is = re.match(r"\s*(?:what|was)\s+(?:is|was|are|were|ist|war|sind|waren)\b", ql)
         rate_asked = rate and bool(what_is or (wh_noun and asks_rate(wh_noun.group(1))))
         intent.answer_type = "quantity" if rate_asked else "name"
-    if intent.answer_type in ("name", "place"):
-        intent.kind_noun = kind
+    if intent.answer_type == "name":  # a place's kind ("which region", "which state") is no class to compare with:
+        intent.kind_noun = kind       # e5 puts "Nebraska" and "historic district" equally near "state"
     # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
     # only a unit the question asks in: right after "how many/much" or after "in"/"per" ("in km", "per cent");
     # "how many soldiers … at the beginning of the year" still counts soldiers
