@@ -409,6 +409,9 @@ def extend(settings: Settings, out: Path, features: list[str], kind: str = "name
         docs += _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"],
                                          settings.answer.reader.window_candidates, model,
                                          with_retrieved=_reads_others(items))).get(kind, [])
+    seen = {k for _, w in docs for cand in w.candidates for k in cand.features}
+    if unknown := [f for f in features if f not in seen]:
+        raise ValueError(f"--extend: {', '.join(unknown)} is no feature the reader computes for {kind} questions")
     models = data["models"][kind]
     # choice: pairwise, the right candidate against each wrong one of its document
     rows = []
