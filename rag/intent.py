@@ -161,8 +161,8 @@ def analyse(question: str) -> Intent:
         what_is = re.match(r"\s*(?:what|was)\s+(?:is|was|are|were|ist|war|sind|waren)\b", ql)
         rate_asked = rate and bool(what_is or (wh_noun and asks_rate(wh_noun.group(1))))
         intent.answer_type = "quantity" if rate_asked else "name"
-    if intent.answer_type == "name":  # a place's kind ("which region", "which state") is no class to compare with:
-        intent.kind_noun = kind       # e5 puts "Nebraska" and "historic district" equally near "state"
+    if intent.answer_type == "name":  # not for a question read as asking for a place ("which country", "welcher
+        intent.kind_noun = kind       # Region"): that kind turned a seed question into a false flag
     # a currency, unit or "%" in the question fixes the dimension ("how many euros", "in percent")
     # only a unit the question asks in: right after "how many/much" or after "in"/"per" ("in km", "per cent");
     # "how many soldiers … at the beginning of the year" still counts soldiers

@@ -640,7 +640,8 @@ def test_the_answer_leads_with_the_different_things_then_quotes_them():
     ("What is the profession of Richard Sheppard?", "profession"),
     ("What political party was Governor Olson a member of?", "political party"),
     ("What type of aircraft was involved in Flight 63?", "aircraft"),  # a word for a kind gives way to its noun
-    ("In which state is the Haymarket District located?", ""),  # a place question: its kind is no class to compare with
+    ("In which state is the Haymarket District located?", "state"),
+    ("Which country does the Supreme Electoral Tribunal belong to?", ""),  # read as a place question: no class
     ("Welche Sportart betreibt Larry Gilbert?", "sportart"),
     ("What is the name of the quarterback?", ""),  # too general to say what the answer is
     ("What did Marlee Matlin translate?", ""),
