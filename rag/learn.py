@@ -213,18 +213,36 @@ def fit_choice(docs: list[tuple[LabelledDoc, DocumentReading]], c: float) -> dic
     and each of its wrong ones (documents without a right candidate among them teach nothing here)."""
     names = sorted({k for _, w in docs for cand in w.candidates for k in cand.features} - SHAPE_PRIORS)
     rows: list[tuple[dict[str, float], int]] = []
-    for d, w in docs:
-        pos = [cand for cand in w.candidates if _label(cand, d)]
-        neg = [cand for cand in w.candidates if not _label(cand, d)]
-        for p in pos[:1]:
-            for n in neg:
-                diff = {k: p.features.get(k, 0.0) - n.features.get(k, 0.0) for k in names}
-                rows.append((diff, 1))
-                rows.append(({k: -v for k, v in diff.items()}, 0))
+    for p, n in _choice_pairs(docs):
+        diff = {k: p.features.get(k, 0.0) - n.features.get(k, 0.0) for k in names}
+        rows.append((diff, 1))
+        rows.append(({k: -v for k, v in diff.items()}, 0))
     if not rows:
         return {"features": names, "mean": [0.0] * len(names), "scale": [1.0] * len(names),
                 "weights": [0.0] * len(names), "bias": 0.0, "examples": 0, "positives": 0}
     return fit(rows, c, names, intercept=False)
+
+
+def _choice_pairs(docs: list[tuple[LabelledDoc, DocumentReading]]) -> Iterator[tuple[Candidate, Candidate]]:
+    """What the choice stage learns from: a document's right candidate with each of its wrong ones."""
+    for d, w in docs:
+        for p in [cand for cand in w.candidates if _label(cand, d)][:1]:
+            for n in w.candidates:
+                if not _label(n, d):
+                    yield p, n
+
+
+def _reading_report(sets: list[tuple[Engine, list[LabelledDoc]]], model: ReaderModel, settings: Settings
+                    ) -> dict[str, Any]:
+    """How ``model`` reads each source's tune and measure documents (:func:`reading_scores`)."""
+    report: dict[str, Any] = {}
+    for engine, items in sets:
+        name = items[0].source.split("-")[0] if items else "?"
+        for part in ("tune", "measure"):
+            read = read_labelled(engine, [i for i in items if i.part == part],
+                                 settings.answer.reader.window_candidates, model, with_retrieved=_reads_others(items))
+            report[f"{name} {part}"] = reading_scores(read, model, settings.answer.reader.min_confidence)
+    return report
 
 
 def _kind_docs(read: list[tuple[LabelledDoc, Intent, DocumentReading]]) -> dict[str, list[tuple[LabelledDoc, DocumentReading]]]:
@@ -339,12 +357,7 @@ def train(settings: Settings, out: Path, sources: tuple[str, ...] = ("ramdocs", 
         kept = json.loads(out.read_text(encoding="utf-8"))["models"] if out.exists() else {}
         models = {kind: models[kind] if kind in kinds or kind not in kept else kept[kind] for kind in models}
     model = ReaderModel({"models": models})
-    report: dict[str, Any] = {}
-    for engine, items in sets:
-        name = items[0].source.split("-")[0] if items else "?"
-        for part in ("tune", "measure"):
-            read = read_labelled(engine, [i for i in items if i.part == part], k, model, with_retrieved=_reads_others(items))
-            report[f"{name} {part}"] = reading_scores(read, model, settings.answer.reader.min_confidence)
+    report = _reading_report(sets, model, settings)
     how = "python -m rag.learn" + (f" --kinds {','.join(kinds)}" if kinds is not None else "")
     data = {"meta": {"trained": time.strftime("%Y-%m-%d"), "sources": list(sources), "parts": "tune only",
                      "window_candidates": k, "C": c, "how": how, "reading": report,
@@ -400,12 +413,15 @@ def extend(settings: Settings, out: Path, features: list[str], kind: str = "name
     """
     from rag.reader import confidence_features
 
+    if kind not in ("name", "quantity", "date"):
+        raise ValueError(f"--kinds: unknown kind {kind} (name, quantity, date)")
     t0 = time.perf_counter()
     base = out if out.exists() else MODEL_FILE
     data = json.loads(base.read_text(encoding="utf-8"))
     model = ReaderModel(data)
     docs: list[tuple[LabelledDoc, DocumentReading]] = []
-    for engine, items in _labelled_sets(settings, sources):
+    sets = _labelled_sets(settings, sources)
+    for engine, items in sets:
         docs += _kind_docs(read_labelled(engine, [i for i in items if i.part == "tune"],
                                          settings.answer.reader.window_candidates, model,
                                          with_retrieved=_reads_others(items))).get(kind, [])
@@ -414,15 +430,13 @@ def extend(settings: Settings, out: Path, features: list[str], kind: str = "name
         raise ValueError(f"--extend: {', '.join(unknown)} is no feature the reader computes for {kind} questions")
     models = data["models"][kind]
     # choice: pairwise, the right candidate against each wrong one of its document
-    rows = []
-    for d, w in docs:
+    for _, w in docs:
         for cand in w.candidates:
             cand.choice = model.logit(kind, "choice", cand.features)
-        pos = [cand for cand in w.candidates if _label(cand, d)][:1]
-        for p in pos:
-            for n in (cand for cand in w.candidates if not _label(cand, d)):
-                x = np.array([p.features.get(f, 0.0) - n.features.get(f, 0.0) for f in features])
-                rows += [(x, p.choice - n.choice, 1), (-x, n.choice - p.choice, 0)]
+    rows = []
+    for p, n in _choice_pairs(docs):
+        x = np.array([p.features.get(f, 0.0) - n.features.get(f, 0.0) for f in features])
+        rows += [(x, p.choice - n.choice, 1), (-x, n.choice - p.choice, 0)]
     wc, sc = fit_offset(rows, c)
     _append(models["choice"], features, wc, sc)
     if "confidence" in stages:  # whether the (newly) chosen candidate is the source's answer
@@ -437,13 +451,7 @@ def extend(settings: Settings, out: Path, features: list[str], kind: str = "name
         wf, sf = fit_offset(rows, c)
         _append(models["confidence"], features, wf, sf)
     model = ReaderModel(data)
-    report: dict[str, Any] = {}
-    for engine, items in _labelled_sets(settings, sources):
-        name = items[0].source.split("-")[0] if items else "?"
-        for part in ("tune", "measure"):
-            read = read_labelled(engine, [i for i in items if i.part == part], settings.answer.reader.window_candidates,
-                                 model, with_retrieved=_reads_others(items))
-            report[f"{name} {part}"] = reading_scores(read, model, settings.answer.reader.min_confidence)
+    report = _reading_report(sets, model, settings)
     data["meta"] = {**data.get("meta", {}), "extended": {
         "features": features, "kind": kind, "trained": time.strftime("%Y-%m-%d"),
         "stages": list(stages), "how": f"python -m rag.learn --kinds {kind} --extend {','.join(features)}"
@@ -459,14 +467,11 @@ def extend(settings: Settings, out: Path, features: list[str], kind: str = "name
 def _append(stage: dict[str, Any], features: list[str], weights: np.ndarray, scales: np.ndarray) -> None:
     """Add features to one stage's model (mean 0: a feature at 0 adds nothing)."""
     for f, w, sc in zip(features, weights, scales, strict=True):
-        if f in stage["features"]:
-            i = stage["features"].index(f)
-            stage["mean"][i], stage["scale"][i], stage["weights"][i] = 0.0, round(float(sc), 6), round(float(w), 6)
-        else:
-            stage["features"].append(f)
-            stage["mean"].append(0.0)
-            stage["scale"].append(round(float(sc), 6))
-            stage["weights"].append(round(float(w), 6))
+        if f not in stage["features"]:
+            for key in ("features", "mean", "scale", "weights"):
+                stage[key].append(f if key == "features" else 0.0)
+        i = stage["features"].index(f)
+        stage["mean"][i], stage["scale"][i], stage["weights"][i] = 0.0, round(float(sc), 6), round(float(w), 6)
 
 
 def main(argv: list[str] | None = None) -> None:
