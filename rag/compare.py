@@ -16,7 +16,7 @@ from rag.messages import t
 from rag.models import Comparison, Evidence, SourceReading, Value, ValueGroup
 from rag.text import fold
 from rag.validate import cite_marks
-from rag.values import iso_bounds, name_key, same_name
+from rag.values import find_date_values, iso_bounds, name_key, resources, same_name
 
 OPENING_CHARS = 200  # a source's opening, where a bracketed qualifier says which thing it is about
 _REL_TOL = 0.005  # two exact quantities within 0.5 % are one value (rounding, unit conversion)
@@ -135,10 +135,29 @@ def distinct_labels(a: str | None, b: str | None) -> bool:
     qa, qb = _bracketed(a), _bracketed(b)
     if qa and qb and name_key(qa) != name_key(qb):
         return True  # "Rage Against the Machine (album)" / "(demo album)": each says which one it means
+    a, b = _without_life_span(a), _without_life_span(b)
     ka, kb = set(name_key(a).split()), set(name_key(b).split())
     if not ka or not kb or ka == kb or same_name(a, b, threshold=92):
         return False
     return bool(ka - kb) and bool(kb - ka)
+
+
+def names_a_thing(bracket: str) -> bool:
+    """Whether a bracket after a name says which thing it is ("(golf)", "(cricketer, born 1807)"), not only
+    when it lived ("(5 May 1831 – 8 November 1903)", "(born 3 March 1988)"), which every biography opens with."""
+    rest = bracket
+    for d in sorted(find_date_values(bracket), key=lambda d: -d.start):
+        rest = rest[:d.start] + " " + rest[d.end:]
+    life = {w for ws in resources()["life_events"].values() for w in ws}
+    return any(len(w) >= 2 and fold(w) not in life for w in re.findall(r"[^\W\d_]+", rest))
+
+
+def _without_life_span(label: str) -> str:
+    """The label without a closing bracket that only says when someone lived: "Edmund Ralph Brockman" for
+    "Edmund Ralph Brockman (22 October 1828 – 17 September 1908)". Two such brackets that differ still tell
+    two people apart (:func:`distinct_labels`); one alone adds no qualifier."""
+    q = _bracketed(label)
+    return label[:label.rfind("(")].strip() if q is not None and not names_a_thing(q) else label
 
 
 def _bracketed(label: str) -> str | None:
@@ -151,7 +170,7 @@ def adds_qualifier(a: str | None, b: str | None) -> bool:
     Minnesota" beside "Clearwater County"): a source that says which of several things of that name it means."""
     if not a or not b:
         return False
-    ka, kb = set(name_key(a).split()), set(name_key(b).split())
+    ka, kb = set(name_key(_without_life_span(a)).split()), set(name_key(_without_life_span(b)).split())
     return bool(kb) and kb < ka
 
 

@@ -291,11 +291,20 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
     if idx is None:
         return None
     a = b = idx
-    while a > 0 and text[words[a - 1].end():words[a].start()] in (" ", "\u00a0") and b - a < 4:
+
+    def joins(i: int) -> bool:  # whether words i and i + 1 belong to one name
+        return (text[words[i].end():words[i + 1].start()] in (" ", "\u00a0") and not _sentence_end(words[i].group(0))
+                and not _capitalised_stopword(words[i + 1].group(0)) and not _capitalised_stopword(words[i].group(0)))
+
+    while a > 0 and joins(a - 1) and b - a < 4:
         a -= 1
-    while b + 1 < len(words) and text[words[b].end():words[b + 1].start()] in (" ", "\u00a0") and b - a < 5:
+    while b + 1 < len(words) and joins(b) and b - a < 5:
         b += 1
     label = text[words[a].start():words[b].end()]
+    parts = label.split()
+    half = len(parts) // 2
+    if half and parts[:half] == parts[half:2 * half]:  # "Achada Furna Achada Furna" (title then text)
+        label = " ".join(parts[:half])
     paren = re.match(r"\s*\(([^()]{2,40})\)", text[words[b].end():])
     comma = re.match(r",\s+((?:[A-ZÄÖÜ][\w'’\-]*\.?\s?){1,3})", text[words[b].end():])
     if paren:
@@ -306,11 +315,19 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
         qual = qual[:qual.index(first)] if first in qual else qual  # "…, Wisconsin St. Lawrence is": the text begins
         if qual:
             label += ", " + " ".join(qual).strip()
-    parts = label.split()
-    half = len(parts) // 2
-    if half and parts[:half] == parts[half:2 * half]:  # "Achada Furna Achada Furna" (title then text)
-        label = " ".join(parts[:half])
     return label.strip(" .,;:")
+
+
+def _sentence_end(word: str) -> bool:
+    """Whether a word ends its sentence: a full stop after a word of four letters or more ("Belasyse."), not
+    after an initial or a short abbreviation ("F.", "St.", "Dr.")."""
+    return word.endswith(".") and sum(c.isalpha() for c in word) > 3
+
+
+def _capitalised_stopword(word: str) -> bool:
+    """A capitalised function word ("The", "In", "His"): where a title run into the text's first sentence
+    ("George Charles Brodrick The Honourable …") stops being one name."""
+    return word[:1].isupper() and fold(word.rstrip(".")) in stopwords()
 
 
 _QUALIFIER = re.compile(r"\s*\(([^()]{2,40})\)(?!\s*[-–—:])")  # "(Dean Martin album)"; not a dateline's "(dpa) –"
@@ -332,7 +349,7 @@ def _named_mention(entity: str, text: str) -> str | None:
     a, b = m.start(), m.end()
     for _ in range(3):
         before = re.search(r"([A-ZÄÖÜ][\w'’\-.]*) $", text[max(0, a - 40):a])
-        if not before or fold(before.group(1).rstrip(".")) in stop:
+        if not before or fold(before.group(1).rstrip(".")) in stop or _sentence_end(before.group(1)):
             break
         a -= len(before.group(0))
     label = text[a:b]

@@ -222,6 +222,11 @@ def test_entity_qualifiers_tell_different_things_apart():
     # each names its own bracketed kind, even where one kind's words hold the other's
     assert distinct_labels("Rage Against the Machine (album)", "Rage Against the Machine (demo album)")
     assert not distinct_labels("Hong Kong Open (golf)", "Hong Kong Open (Golf)")
+    # when someone lived tells two people apart only against another life span: every biography opens with one
+    assert distinct_labels("Edmund Brockman (22 October 1828 – 17 September 1908)", "Edmund Brockman (1835–1900)")
+    assert not distinct_labels("Ahmed I (April 1590 – 22 November 1617)", "Sultan Ahmed I")
+    assert not adds_qualifier("Scott Murray (born 3 March 1988)", "Scott Murray")
+    assert adds_qualifier("John Oscroft (cricketer, born 1807)", "John Oscroft")
 
 
 @pytest.mark.parametrize("entity,text,label", [
@@ -232,6 +237,13 @@ def test_entity_qualifiers_tell_different_things_apart():
     ("Lawrence County", "Lawrence County, Alabama is a county.", "Lawrence County, Alabama"),
     # a dateline's agency is no qualifier of the place
     ("New York City", "NEW YORK CITY (AP) – The mayor said on Monday that", "NEW YORK CITY"),
+    # a sentence's end, or a title run into the text's first sentence, ends the name
+    ("Thomas Belasyse", "He succeeded his father as Baron Belasyse. Thomas Belasyse was born in 1577.", "Thomas Belasyse"),
+    ("George Brodrick", "George Charles Brodrick The Honourable George Charles Brodrick was a historian.",
+     "George Charles Brodrick"),
+    ("St. Louis Blues", "The St. Louis Blues is a song by W. C. Handy.", "St. Louis Blues"),
+    # a title run into the text is one name, with the text's bracket
+    ("Ahmed", "Ahmed I Ahmed I (April 1590 – 22 November 1617) was the Sultan.", "Ahmed I (April 1590 – 22 November 1617)"),
 ])
 def test_a_source_names_a_several_word_entity_with_its_own_qualifier(entity, text, label):
     from rag.intent import Intent
