@@ -130,8 +130,8 @@ class ReaderSettings(_Section):
     flag_confidence: float = Field(0.7, ge=0, le=1)  # a value below this is listed, but never raises a flag ...
     relative_flag_confidence: float = Field(0.8, ge=0, le=1)  # ... or unless it reaches this share of the best one
     # the same two bars per answer kind (quantity | date | name: persons, places, titles), where they differ
-    flag_confidence_by_type: dict[str, float] = Field(default_factory=lambda: {"name": 0.4})
-    relative_flag_confidence_by_type: dict[str, float] = Field(default_factory=lambda: {"name": 0.5})
+    flag_confidence_by_type: dict[str, float] = Field(default_factory=lambda: {"name": 0.3})
+    relative_flag_confidence_by_type: dict[str, float] = Field(default_factory=lambda: {"name": 0.4})
 
     @field_validator("flag_confidence_by_type", "relative_flag_confidence_by_type")
     @classmethod
