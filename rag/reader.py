@@ -310,12 +310,17 @@ def entity_label(intent: Intent, doc: Document) -> str | None:
     if paren:
         label += f" ({paren.group(1).strip()})"
     elif comma and words[a].start() < 120:  # a title such as "Lawrence, Brown County, Wisconsin"
-        qual = comma.group(1).split()
-        first = label.split()[0]
-        qual = qual[:qual.index(first)] if first in qual else qual  # "…, Wisconsin St. Lawrence is": the text begins
-        if qual:
-            label += ", " + " ".join(qual).strip()
+        label = _with_comma_qualifier(label, comma.group(1))
     return label.strip(" .,;:")
+
+
+def _with_comma_qualifier(label: str, qualifier: str) -> str:
+    """``label`` with the capitalised words after its comma ("Lawrence, Brown County"), up to where the text
+    that follows a title begins and names the thing again ("New Lebanon, Ohio New Lebanon is …")."""
+    qual = qualifier.split()
+    first = label.split()[0]
+    qual = qual[:qual.index(first)] if first in qual else qual
+    return label + ", " + " ".join(qual) if qual else label
 
 
 def _sentence_end(word: str) -> bool:
@@ -358,7 +363,7 @@ def _named_mention(entity: str, text: str) -> str | None:
     if paren:
         label += f" ({paren.group(1).strip()})"
     elif comma and a < 120:
-        label += ", " + comma.group(1).strip()
+        label = _with_comma_qualifier(label, comma.group(1))
     return " ".join(label.split()).strip(" .,;:")
 
 

@@ -242,6 +242,7 @@ def test_entity_qualifiers_tell_different_things_apart():
     ("George Brodrick", "George Charles Brodrick The Honourable George Charles Brodrick was a historian.",
      "George Charles Brodrick"),
     ("St. Louis Blues", "The St. Louis Blues is a song by W. C. Handy.", "St. Louis Blues"),
+    ("New Lebanon", "New Lebanon, Ohio New Lebanon is a village in Montgomery County.", "New Lebanon, Ohio"),
     # a title run into the text is one name, with the text's bracket
     ("Ahmed", "Ahmed I Ahmed I (April 1590 – 22 November 1617) was the Sultan.", "Ahmed I (April 1590 – 22 November 1617)"),
 ])
