@@ -226,9 +226,11 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
     comparison = compare(readings, intent, lang, quotes, _flag_bars(settings.answer, spans))
     typed = intent.answer_type in ("quantity", "date")
-    if comparison is None and not typed:
+    if (comparison is None or comparison.kind in ("single", "agree")) and not typed:
+        # sources that open on different things of the asked name ("Transit of Venus (album)", "(opera)") differ,
+        # whether none of them states a value or only those about one of the things do
         openings = {d: (doc.title + " " + doc.text[:OPENING_CHARS]) for d, doc in g.documents.items()}
-        comparison = entity_split(readings, evidence, intent, lang, openings)
+        comparison = entity_split(readings, evidence, intent, lang, openings) or comparison
 
     reason = answerability(g, settings.answer) if evidence else "no evidence retrieved"
     answerable = reason is None

@@ -307,7 +307,9 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
 
 def entity_split(readings: list[SourceReading], evidence: list[Evidence], intent: Intent, lang: str,
                  openings: dict[str, str]) -> Comparison | None:
-    """Where no source states a value (a free-text or name question the reader found no name for), whether the
+    """Where no source states a value (a free-text or name question the reader found no name for), or the
+    sources that do agree (only the pages about one of the things state it: "album" from "Transit of Venus
+    (album)" beside a page on "Transit of Venus (opera)"), whether the
     quoted sources open by naming the asked entity as different things, each with a bracketed qualifier
     ("Larry Gilbert (baseball)" and "Larry Gilbert (golf)"): then the answer says so, source by source, as a
     ``different_entities`` comparison without value groups. A qualifier counts only at the source's opening

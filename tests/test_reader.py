@@ -75,8 +75,14 @@ def test_a_german_name_keeps_its_article_and_first_word_a_kind_noun_goes():
 
 def _engine_over(tmp_path, name: str, text: str) -> Engine:
     """An engine over one document ``name`` with ``text``."""
+    return _engine_over_docs(tmp_path, {name: text})
+
+
+def _engine_over_docs(tmp_path, docs: dict[str, str]) -> Engine:
+    """An engine over the documents ``docs`` (file name -> text)."""
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    for name, text in docs.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
     s = make_settings(tmp_path)
     build_index(s, paths=[tmp_path / "docs"])
     return Engine(s)
@@ -144,3 +150,17 @@ def test_a_kind_question_compares_each_value_with_the_kind(tmp_path):
     best = max(feats, key=lambda v: feats[v])
     assert "ice hockey" in best and feats[best] == 0.0 and sorted(feats.values())[-2] < 0, feats  # not Uppsala
     assert "ice hockey" in ask(eng, intent.question).short_answer
+
+
+def test_a_value_from_pages_on_one_thing_is_no_agreement_beside_a_page_on_another(tmp_path):
+    """Only the page on the 1948 film states a director; the page on the 1991 film opens on another thing of that
+    name. Before, the answer was "Lew Landers", as if the sources agreed; now it says the sources describe
+    different things (RAMDocs' "Transit of Venus (album)" beside "Transit of Venus (opera)")."""
+    eng = _engine_over_docs(tmp_path, {
+        "a.txt": "Inner Sanctum (1948 film)\n\nInner Sanctum (1948 film) Inner Sanctum is a 1948 American film noir "
+                 "directed by Lew Landers, based on the radio series.\n",
+        "b.txt": "Inner Sanctum (1991 film)\n\nInner Sanctum (1991 film) Inner Sanctum is a 1991 American erotic "
+                 "thriller starring Tanya Roberts and Joseph Bottoms.\n"})
+    ans = ask(eng, "Who directed the film Inner Sanctum?")
+    assert ans.flag_kind == "different_entities", ans.answer
+    assert "1948 film" in ans.answer and "1991 film" in ans.answer, ans.answer
