@@ -7,6 +7,7 @@ whose cited sentences are near-identical and give the same value are one indepen
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -142,14 +143,19 @@ def distinct_labels(a: str | None, b: str | None) -> bool:
     return bool(ka - kb) and bool(kb - ka)
 
 
-def names_a_thing(bracket: str) -> bool:
+@functools.lru_cache(maxsize=1)
+def _life_words() -> frozenset[str]:
+    """The words that mark a life's start or end ("born", "died", "geboren"), folded."""
+    return frozenset(fold(w) for ws in resources()["life_events"].values() for w in ws)
+
+
+def _names_a_thing(bracket: str) -> bool:
     """Whether a bracket after a name says which thing it is ("(golf)", "(cricketer, born 1807)"), not only
     when it lived ("(5 May 1831 – 8 November 1903)", "(born 3 March 1988)"), which every biography opens with."""
     rest = bracket
     for d in sorted(find_date_values(bracket), key=lambda d: -d.start):
         rest = rest[:d.start] + " " + rest[d.end:]
-    life = {w for ws in resources()["life_events"].values() for w in ws}
-    return any(len(w) >= 2 and fold(w) not in life for w in re.findall(r"[^\W\d_]+", rest))
+    return any(len(w) >= 2 and fold(w) not in _life_words() for w in re.findall(r"[^\W\d_]+", rest))
 
 
 def _without_life_span(label: str) -> str:
@@ -157,7 +163,7 @@ def _without_life_span(label: str) -> str:
     "Edmund Ralph Brockman (22 October 1828 – 17 September 1908)". Two such brackets that differ still tell
     two people apart (:func:`distinct_labels`); one alone adds no qualifier."""
     q = _bracketed(label)
-    return label[:label.rfind("(")].strip() if q is not None and not names_a_thing(q) else label
+    return label[:label.rfind("(")].strip() if q is not None and not _names_a_thing(q) else label
 
 
 def _bracketed(label: str) -> str | None:
