@@ -224,7 +224,8 @@ def answer_from(engine: Any, g: Gathered, backend_name: str = "none", notices: l
     spans = used["spans"]
     t_read = time.perf_counter()
     quotes = {r.doc_id: next((e.quote for e in evidence if e.n == r.citation), "") for r in readings if r.says}
-    comparison = compare(readings, intent, lang, quotes, _flag_bars(settings.answer, spans))
+    texts = {r.doc_id: g.documents[r.doc_id].text for r in readings if r.says and r.doc_id in g.documents}
+    comparison = compare(readings, intent, lang, quotes, _flag_bars(settings.answer, spans), texts)
     typed = intent.answer_type in ("quantity", "date")
     if (comparison is None or comparison.kind in ("single", "agree")) and not typed:
         # sources that open on different things of the asked name ("Transit of Venus (album)", "(opera)") differ,

@@ -109,6 +109,25 @@ def _jaccard(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
 
+def _altered_copy(a: ValueGroup, b: ValueGroup, texts: dict[str, str] | None, threshold: float) -> bool:
+    """Whether a source of group ``a`` and one of group ``b`` are copies of one text (their words' Jaccard
+    similarity at least ``threshold``): stating different values, one is an altered copy of the other."""
+    if not texts:
+        return False
+    for x in a.doc_ids:
+        for y in b.doc_ids:
+            tx, ty = _text_tokens(texts.get(x, "")), _text_tokens(texts.get(y, ""))
+            if tx and ty and len(tx & ty) >= threshold * len(tx | ty):
+                return True
+    return False
+
+
+@functools.lru_cache(maxsize=256)
+def _text_tokens(text: str) -> frozenset[str]:
+    """A source's words, folded (read once per text: a source is compared with every other)."""
+    return frozenset(_tokens(text))
+
+
 def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: float) -> dict[str, str]:
     """Map each reading's doc id to the doc id of the first near-identical copy stating the same value."""
     root: dict[str, str] = {}
@@ -181,7 +200,7 @@ def adds_qualifier(a: str | None, b: str | None) -> bool:
 
 
 def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: dict[str, str],
-            settings: ReaderSettings) -> Comparison | None:
+            settings: ReaderSettings, texts: dict[str, str] | None = None) -> Comparison | None:
     """Compare what the sources state.
 
     Args:
@@ -189,7 +208,9 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         intent: the analysed question.
         lang: language of the messages.
         quotes: doc id -> the cited sentence of its reading (to recognise copies of one text).
-        settings: reader settings (``duplicate_similarity``).
+        settings: reader settings (``duplicate_similarity``, ``altered_copy_similarity``).
+        texts: doc id -> the source's whole text: two sources whose texts are copies of one text apart from
+            the value are one thing told two ways, whatever else their labels or cited sentences say.
 
     Returns:
         A :class:`Comparison`, or ``None`` when no source states a value.
@@ -242,6 +263,13 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         if max(conf[d] for d in g.doc_ids) >= max(settings.entity_flag_confidence, settings.flag_floor) and ok:
             decisive.append(g)
     decisive = decisive or vgroups[:1]
+    # a less certain value whose source is an altered copy of a decisive one's (the same text with another
+    # value in it) is a statement against it about the same thing, however unsure its reading
+    for g in vgroups:
+        if g not in decisive and g.value.qualifier != "vague" and any(
+                _altered_copy(g, d, texts, settings.altered_copy_similarity) and not compatible(g.value, d.value)
+                for d in decisive):
+            decisive.append(g)
     # a less certain estimate that can hold beside the confident ones ("about 11,000" beside "more than
     # 10,000") is one more estimate: the sources vary. An exact figure that contradicts them is not enough.
     for g in vgroups:
@@ -279,7 +307,8 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         # altered copy), whatever their labels say
         def near_copy(a: ValueGroup, b: ValueGroup) -> bool:
             return any(_jaccard(quotes.get(x, ""), quotes.get(y, "")) >= settings.duplicate_similarity
-                       for x in a.doc_ids for y in b.doc_ids)
+                       for x in a.doc_ids for y in b.doc_ids) or \
+                _altered_copy(a, b, texts, settings.altered_copy_similarity)
 
         clusters: list[list[ValueGroup]] = []
         for g in decisive:

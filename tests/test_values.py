@@ -400,6 +400,34 @@ def test_an_altered_copy_is_a_conflict_whatever_its_label_says():
     assert compare(other, intent, "en", quotes, s).kind == "different_entities"
 
 
+def test_a_source_that_is_an_altered_copy_of_another_is_a_conflict_about_one_thing():
+    """Two sources whose whole texts are one text apart from the value are one thing told two ways, even where
+    their readings cite different sentences and name the entity differently; a less certain reading of such a
+    copy is a statement against the confident one, not a value to list beside another thing of that name."""
+    intent = analyse("What is the population of East Brooklyn?")
+    s = ReaderSettings()
+    page = ("East Brooklyn is a village in Grundy County, Illinois, United States. It lies on the river north of "
+            "the county seat and was laid out in 1881 along the railway. The population was {} at the 2010 census.")
+    texts = {"d1": page.format(106), "d2": page.format("5,000"),
+             "d3": "East Brooklyn is a census-designated place in the town of Killingly, Windham County, "
+                   "Connecticut. Its population was 1,473 at the 2010 census."}
+    quotes = {"d1": "The population was 106 at the 2010 census.",
+              "d2": "East Brooklyn is a village in Grundy County with 5,000 people.",
+              "d3": "Its population was 1,473 at the 2010 census."}
+    readings = [_reading("d1", _q(106), "East Brooklyn, Illinois"), _reading("d2", _q(5000), "East Brooklyn (village)"),
+                _reading("d3", _q(1473), "East Brooklyn, Connecticut")]
+    assert compare(readings, intent, "en", quotes, s).kind == "different_entities"  # the cited sentences differ
+    c = compare(readings, intent, "en", quotes, s, texts)
+    assert c.kind == "conflict" and {g.entity for g in c.groups if g.display in ("106", "5000")} == {0}
+    unsure = [readings[0], _reading("d2", _q(5000), "East Brooklyn, Illinois", confidence=0.2), readings[2]]
+    c = compare(unsure, intent, "en", quotes, s)
+    assert c.kind == "different_entities" and not next(g for g in c.groups if g.display == "5000").decisive
+    c = compare(unsure, intent, "en", quotes, s, texts)
+    assert c.kind == "conflict" and next(g for g in c.groups if g.display == "5000").decisive
+    texts["d2"] = "A different page altogether: the sheriff counted 5,000 visitors at the county fair last summer."
+    assert compare(unsure, intent, "en", quotes, s, texts).kind == "different_entities"
+
+
 def test_several_things_of_one_name_and_a_conflict_about_one_of_them_are_both_said():
     """Two townships of one name, and two sources that disagree about one of them: the flag stays a conflict
     (the sources disagree), and the answer tells the two townships apart, the disputed values side by side."""
