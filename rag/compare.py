@@ -310,14 +310,24 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
                        for x in a.doc_ids for y in b.doc_ids) or \
                 _altered_copy(a, b, texts, settings.altered_copy_similarity)
 
+        def same_thing(c: list[ValueGroup], g: ValueGroup) -> bool:
+            """Whether ``g`` is about the thing of cluster ``c``: its labels do not tell them apart, and where one
+            names only the shared name ("Longtown") and the other which one ("Longtown, Oklahoma"), ``g``'s value
+            agrees with one of the cluster's (a figure no "Longtown, Oklahoma" source states may be another
+            Longtown's)."""
+            a, b = c[0].entity_label, g.entity_label
+            if distinct_labels(a, b):
+                return False
+            return not (adds_qualifier(a, b) or adds_qualifier(b, a)) or any(compatible(g.value, o.value) for o in c)
+
         clusters: list[list[ValueGroup]] = []
-        for g in decisive:
-            for c in clusters:
-                if not distinct_labels(c[0].entity_label, g.entity_label) or any(near_copy(g, o) for o in c):
-                    c.append(g)
-                    break
-            else:
+        for g in decisive:  # an altered copy first: whatever the labels say, it is the thing it copies
+            home = next((c for c in clusters if any(near_copy(g, o) for o in c)), None) or \
+                next((c for c in clusters if same_thing(c, g)), None)
+            if home is None:
                 clusters.append([g])
+            else:
+                home.append(g)
         within_conflict = any(len(c) > 1 and not all(compatible(a.value, b.value) for a in c for b in c if a is not b)
                               for c in clusters)
         kind = "different_entities" if len(clusters) > 1 and not within_conflict else "conflict"

@@ -261,8 +261,9 @@ def test_a_less_certain_value_counts_when_its_source_names_the_entity_more_speci
     readings = [_reading("d1", _q(11947), "Clearwater County", confidence=0.88),
                 _reading("d2", _q(8695), "Clearwater County, Minnesota", confidence=0.51)]
     c = compare(readings, intent, "en", quotes, ReaderSettings())
-    # flagged; as a conflict, since "Clearwater County" may mean the Minnesota one too
-    assert c.kind == "conflict" and [g.decisive for g in c.groups] == [True, True], c
+    # flagged; as different things: a source that names only "Clearwater County" and states a figure the
+    # Minnesota one's source does not may be about another Clearwater County
+    assert c.kind == "different_entities" and [g.decisive for g in c.groups] == [True, True], c
     readings[1].entity_label = "Clearwater County"  # the same name: an unsure reading, listed, no flag
     assert compare(readings, intent, "en", quotes, ReaderSettings()).kind == "single"
 
@@ -426,6 +427,24 @@ def test_a_source_that_is_an_altered_copy_of_another_is_a_conflict_about_one_thi
     assert c.kind == "conflict" and next(g for g in c.groups if g.display == "5000").decisive
     texts["d2"] = "A different page altogether: the sheriff counted 5,000 visitors at the county fair last summer."
     assert compare(unsure, intent, "en", quotes, s, texts).kind == "different_entities"
+
+
+def test_a_source_naming_only_the_shared_name_may_be_about_another_thing_of_that_name():
+    """A source that names only "Longtown" and states a figure no "Longtown, Oklahoma" source states may be about
+    another Longtown: the sources differ as different things, not as a conflict. Where it agrees with them it
+    joins them, and two sources naming the thing alike that disagree are a conflict."""
+    intent = analyse("What is the population of Longtown?")
+    s = ReaderSettings()
+    quotes = {"d1": "The population was 2,397 at the 2010 census.", "d2": "In the 19th century Longtown had 158 people.",
+              "d3": "The town had 2,397 residents.", "d4": "Its population is 3,100."}
+    ok, plain = "Longtown, Oklahoma", "Longtown"
+    c = compare([_reading("d1", _q(2397), ok), _reading("d2", _q(158), plain)], intent, "en", quotes, s)
+    assert c.kind == "different_entities"
+    c = compare([_reading("d1", _q(2397), ok), _reading("d3", _q(2397), plain), _reading("d2", _q(158), plain)],
+                intent, "en", quotes, s)
+    assert c.kind == "different_entities" and len({g.entity for g in c.groups}) == 2
+    assert compare([_reading("d1", _q(2397), ok), _reading("d4", _q(3100), ok)], intent, "en", quotes, s).kind == "conflict"
+    assert compare([_reading("d2", _q(158), plain), _reading("d4", _q(3100), plain)], intent, "en", quotes, s).kind == "conflict"
 
 
 def test_several_things_of_one_name_and_a_conflict_about_one_of_them_are_both_said():
