@@ -146,6 +146,9 @@ def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: fl
     return root
 
 
+_ROMAN = re.compile(r"(?<![\w.])(?=[IVXLCDM])M{0,3}(?:CM|CD|D?C{0,3})(?:XC|XL|L?X{0,3})(?:IX|IV|V?I{0,3})(?![\w.])")
+
+
 def distinct_labels(a: str | None, b: str | None) -> bool:
     """Whether two ways of naming the entity denote different things: each has a qualifier the other
     lacks ("Achada Furna" vs "Furna (Brava)", "Ariel A. Rodriguez" vs "Xavier Rodriguez"), or both end in
@@ -156,10 +159,34 @@ def distinct_labels(a: str | None, b: str | None) -> bool:
     if qa and qb and name_key(qa) != name_key(qb):
         return True  # "Rage Against the Machine (album)" / "(demo album)": each says which one it means
     a, b = _without_life_span(a), _without_life_span(b)
+    na, nb = _ROMAN.findall(a), _ROMAN.findall(b)
+    if na and nb and na != nb:
+        return True  # "Ahmed II" and "Ahmed III" (the spelling key folds doubled letters)
     ka, kb = set(name_key(a).split()), set(name_key(b).split())
     if not ka or not kb or ka == kb or same_name(a, b, threshold=92):
         return False
-    return bool(ka - kb) and bool(kb - ka)
+    return bool(ka - kb) and bool(kb - ka) and not _abbreviated(a, b) and not _abbreviated(b, a)
+
+
+def _abbreviated(a: str, b: str) -> bool:
+    """Whether the one word that tells ``a`` from ``b`` is an abbreviation of the words that tell ``b`` from
+    ``a``: their initials ("NY": "New York") or, for one word, its first letter and others in order ("CA":
+    "California", "TX": "Texas"). Both name the same thing ("Keyes, CA" and "Keyes, California"). Only capitals
+    abbreviate capitalised words, so "Ahmed II" and "Ahmed III" stay two."""
+    wa, wb = re.findall(r"[^\W\d_]+", a), re.findall(r"[^\W\d_]+", b)
+    ka, kb = {name_key(w) for w in wa}, {name_key(w) for w in wb}
+    short = [w for w in wa if name_key(w) not in kb]
+    long = [w for w in wb if name_key(w) not in ka]
+    if len(short) != 1 or not long or not 2 <= len(short[0]) <= 4 or not short[0].isupper():
+        return False
+    if not all(w[:1].isupper() and w[1:].islower() for w in long):
+        return False
+    abbr = short[0].lower()
+    if len(long) > 1:
+        return abbr == "".join(w[0] for w in long).lower()
+    word = long[0].lower()
+    rest = iter(word[1:])
+    return len(word) > len(abbr) and word[0] == abbr[0] and all(ch in rest for ch in abbr[1:])
 
 
 @functools.lru_cache(maxsize=1)

@@ -227,6 +227,11 @@ def test_entity_qualifiers_tell_different_things_apart():
     assert not distinct_labels("Ahmed I (April 1590 – 22 November 1617)", "Sultan Ahmed I")
     assert not adds_qualifier("Scott Murray (born 3 March 1988)", "Scott Murray")
     assert adds_qualifier("John Oscroft (cricketer, born 1807)", "John Oscroft")
+    # an abbreviation names the same thing; a different regnal number another one
+    assert not distinct_labels("Keyes, CA", "Keyes, California") and not distinct_labels("Troy, NY", "Troy, New York")
+    assert distinct_labels("Keyes, CA", "Keyes, Oklahoma") and distinct_labels("Springfield, IL", "Springfield, Missouri")
+    assert distinct_labels("Ahmed II", "Ahmed III") and distinct_labels("Cosimo III", "Cosimo II")
+    assert not distinct_labels("Ahmed I (April 1590 – 22 November 1617)", "Sultan Ahmed I")
 
 
 @pytest.mark.parametrize("entity,text,label", [
