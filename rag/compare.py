@@ -371,7 +371,8 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     elif kind == "vary":
         message = t(lang, "vary_flag", what=what, values=values)
     elif kind == "different_entities":
-        message = t(lang, "entities_flag", entity=intent.entity or what, values=values)
+        message = t(lang, "entities_flag", entity=intent.entity or what,
+                    values=entity_values(vgroups, lang) if by_entity(vgroups) else values)
     else:
         message = f"{vgroups[0].display} {cite_marks(vgroups[0].citations)}".strip()
     return Comparison(kind=kind, answer_type=intent.answer_type, quantity=what, groups=vgroups, message=message)

@@ -62,7 +62,9 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
         body = "; ".join(with_refs(g) for g in groups)
         return f"{t(lang, 'vary_lead', what=what)}: {body}."
     if comparison.kind == "different_entities":
-        body = "; ".join(t(lang, "entity_value", label=g.entity_label or "?", value=with_refs(g)) for g in groups)
+        # each thing with what its sources say of it; a value read with less certainty is no thing of its own
+        body = entity_values(groups, lang) if by_entity(groups) else \
+            "; ".join(t(lang, "entity_value", label=g.entity_label or "?", value=with_refs(g)) for g in groups)
         return f"{t(lang, 'entities_lead', entity=intent.entity or what)}: {body}."
     if by_entity(groups):  # several things of that name, and sources that disagree about one of them
         lead = t(lang, "entities_conflict_lead", entity=intent.entity or what, what=what)

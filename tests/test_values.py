@@ -452,6 +452,22 @@ def test_a_source_naming_only_the_shared_name_may_be_about_another_thing_of_that
     assert compare([_reading("d2", _q(158), plain), _reading("d4", _q(3100), plain)], intent, "en", quotes, s).kind == "conflict"
 
 
+def test_a_value_read_with_less_certainty_is_no_thing_of_its_own():
+    """Different things of one name: each is said with its sources' values; a value read with less certainty
+    is listed apart, not as one more thing of that name."""
+    from rag.compose import compose
+
+    intent = analyse("What is the population of Springfield?")
+    quotes = {"d1": "The population was 1,200.", "d2": "It had 3,400 residents.", "d3": "Some 9,999 people live there."}
+    readings = [_reading("d1", _q(1200), "Springfield, Ohio"), _reading("d2", _q(3400), "Springfield, Oregon"),
+                _reading("d3", _q(9999), "Springfield, Oregon", confidence=0.1)]
+    c = compare(readings, intent, "en", quotes, ReaderSettings())
+    assert c.kind == "different_entities"
+    for text in (c.message, compose(intent, c, [], "en")):
+        assert "Springfield, Ohio: 1200 [1]" in text and "Springfield, Oregon: 3400 [2]" in text, text
+        assert "less certainty: 9999 [3]" in text and "Oregon: 9999" not in text, text
+
+
 def test_several_things_of_one_name_and_a_conflict_about_one_of_them_are_both_said():
     """Two townships of one name, and two sources that disagree about one of them: the flag stays a conflict
     (the sources disagree), and the answer tells the two townships apart, the disputed values side by side."""
