@@ -459,7 +459,12 @@ def entity_values(groups: list[ValueGroup], lang: str) -> str:
     parts = []
     for c in by_entity(groups):
         label = next((g.entity_label for g in c if g.entity_label), "?")
-        said = f" {t(lang, 'or')} ".join(with_refs(g) for g in c)
+        # a source that names the thing otherwise (an altered copy: "… (Springfield, Massachusetts)" beside
+        # "… (Chester Springs, Pennsylvania)") says so beside its value
+        said = f" {t(lang, 'or')} ".join(
+            t(lang, "entity_value", label=g.entity_label, value=with_refs(g))
+            if g.entity_label and i and name_key(g.entity_label) != name_key(label) else with_refs(g)
+            for i, g in enumerate(c))
         parts.append(t(lang, "entity_value", label=label, value=said))
     text = "; ".join(parts)
     unsure = [g for g in groups if g.entity is None and g.value.qualifier != "vague"]

@@ -425,6 +425,8 @@ def test_a_source_that_is_an_altered_copy_of_another_is_a_conflict_about_one_thi
     assert compare(readings, intent, "en", quotes, s).kind == "different_entities"  # the cited sentences differ
     c = compare(readings, intent, "en", quotes, s, texts)
     assert c.kind == "conflict" and {g.entity for g in c.groups if g.display in ("106", "5000")} == {0}
+    # the altered copy's own name for the thing is kept beside its value
+    assert "East Brooklyn, Illinois: 106 [1] or East Brooklyn (village): 5000 [2]" in c.message, c.message
     unsure = [readings[0], _reading("d2", _q(5000), "East Brooklyn, Illinois", confidence=0.2), readings[2]]
     c = compare(unsure, intent, "en", quotes, s)
     assert c.kind == "different_entities" and not next(g for g in c.groups if g.display == "5000").decisive
