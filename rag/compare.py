@@ -112,14 +112,15 @@ def _jaccard(a: str, b: str) -> float:
 def _altered_copy(a: ValueGroup, b: ValueGroup, texts: dict[str, str] | None, threshold: float) -> bool:
     """Whether a source of group ``a`` and one of group ``b`` are copies of one text (their words' Jaccard
     similarity at least ``threshold``): stating different values, one is an altered copy of the other."""
+    return any(_text_copies(x, y, texts, threshold) for x in a.doc_ids for y in b.doc_ids)
+
+
+def _text_copies(x: str, y: str, texts: dict[str, str] | None, threshold: float) -> bool:
+    """Whether the whole texts of sources ``x`` and ``y`` are at least ``threshold`` alike (Jaccard of words)."""
     if not texts:
         return False
-    for x in a.doc_ids:
-        for y in b.doc_ids:
-            tx, ty = _text_tokens(texts.get(x, "")), _text_tokens(texts.get(y, ""))
-            if tx and ty and len(tx & ty) >= threshold * len(tx | ty):
-                return True
-    return False
+    tx, ty = _text_tokens(texts.get(x, "")), _text_tokens(texts.get(y, ""))
+    return bool(tx and ty) and len(tx & ty) >= threshold * len(tx | ty)
 
 
 @functools.lru_cache(maxsize=256)
@@ -128,8 +129,11 @@ def _text_tokens(text: str) -> frozenset[str]:
     return frozenset(_tokens(text))
 
 
-def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: float) -> dict[str, str]:
-    """Map each reading's doc id to the doc id of the first near-identical copy stating the same value."""
+def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: float,
+            texts: dict[str, str] | None = None, text_threshold: float = 1.0) -> dict[str, str]:
+    """Map each reading's doc id to the doc id of the first near-identical copy stating the same value: cited
+    sentences at least ``threshold`` alike, whole texts (``texts``) at least ``text_threshold`` alike (one
+    agency text in two papers, each quoted at another sentence), or one source and date."""
     root: dict[str, str] = {}
     seen: list[SourceReading] = []
     for r in readings:
@@ -138,7 +142,8 @@ def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: fl
             if not quotes.get(r.doc_id) or not quotes.get(o.doc_id) or r.value is None or o.value is None:
                 continue
             same_source = r.source and o.source and fold(r.source) == fold(o.source) and r.date == o.date
-            similar = _jaccard(quotes.get(r.doc_id, ""), quotes.get(o.doc_id, "")) >= threshold
+            similar = _jaccard(quotes.get(r.doc_id, ""), quotes.get(o.doc_id, "")) >= threshold or \
+                _text_copies(r.doc_id, o.doc_id, texts, text_threshold)
             if (similar or same_source) and same_value(r.value, o.value):
                 root[r.doc_id] = root[o.doc_id]
                 break
@@ -235,7 +240,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         intent: the analysed question.
         lang: language of the messages.
         quotes: doc id -> the cited sentence of its reading (to recognise copies of one text).
-        settings: reader settings (``duplicate_similarity``, ``altered_copy_similarity``).
+        settings: reader settings (``duplicate_similarity``, ``copy_similarity``).
         texts: doc id -> the source's whole text: two sources whose texts are copies of one text apart from
             the value are one thing told two ways, whatever else their labels or cited sentences say.
 
@@ -245,7 +250,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     says = [r for r in readings if r.says and r.value is not None]
     if not says:
         return None
-    root = _copies(says, quotes, settings.duplicate_similarity)
+    root = _copies(says, quotes, settings.duplicate_similarity, texts, settings.copy_similarity)
     for r in says:
         r.copies = [o.doc_id for o in says if root[o.doc_id] == root[r.doc_id] and o.doc_id != r.doc_id]
     groups: list[list[SourceReading]] = []
@@ -294,7 +299,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     # value in it) is a statement against it about the same thing, however unsure its reading
     for g in vgroups:
         if g not in decisive and g.value.qualifier != "vague" and any(
-                _altered_copy(g, d, texts, settings.altered_copy_similarity) and not compatible(g.value, d.value)
+                _altered_copy(g, d, texts, settings.copy_similarity) and not compatible(g.value, d.value)
                 for d in decisive):
             decisive.append(g)
     # a less certain estimate that can hold beside the confident ones ("about 11,000" beside "more than
@@ -335,7 +340,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
         def near_copy(a: ValueGroup, b: ValueGroup) -> bool:
             return any(_jaccard(quotes.get(x, ""), quotes.get(y, "")) >= settings.duplicate_similarity
                        for x in a.doc_ids for y in b.doc_ids) or \
-                _altered_copy(a, b, texts, settings.altered_copy_similarity)
+                _altered_copy(a, b, texts, settings.copy_similarity)
 
         def same_thing(c: list[ValueGroup], g: ValueGroup) -> bool:
             """Whether ``g`` is about the thing of cluster ``c``: its labels do not tell them apart, and where one

@@ -146,9 +146,9 @@ class ReaderSettings(_Section):
     flag_floor: float = Field(0.0, ge=0, le=1)  # no value read with less raises a flag, however unsure the others are
     consensus_margin: float = Field(3.0, ge=0)  # a source's runner-up value this close to its choice may agree with others
     duplicate_similarity: float = Field(0.8, ge=0, le=1)  # cited sentences this similar (Jaccard) are one text
-    # two sources whose whole texts are this similar (Jaccard of their words) but state different values are an
-    # altered copy of one text: a conflict about one thing, not two things of one name
-    altered_copy_similarity: float = Field(0.7, ge=0, le=1)
+    # two sources whose whole texts are this similar (Jaccard of their words) are copies of one text: stating one
+    # value, one source; different values, an altered copy (a conflict about one thing, not two things of one name)
+    copy_similarity: float = Field(0.7, ge=0, le=1)
 
 
 class SpanSettings(_Section):

@@ -392,6 +392,26 @@ def test_compare_kinds():
     assert same_value(_q(495), _q(495)) and not same_value(_q(495), _q(496))
 
 
+def test_one_agency_text_in_two_papers_is_one_source():
+    """Two papers printing one agency text, each quoted at another sentence, confirm nothing: one source;
+    two texts of their own that state the same figure agree."""
+    intent = analyse("How many troops were sent?")
+    s = ReaderSettings()
+    wire = ("Officials said on Monday that 12,000 troops were sent to the border region. The deployment follows "
+            "weeks of tension, and the ministry said further units could follow. {}")
+    texts = {"d1": wire.format("Printed by the Morning Post."), "d2": wire.format("Printed by the Evening Star."),
+             "d3": "The defence ministry confirmed the figure: twelve thousand soldiers are now stationed there."}
+    quotes = {"d1": "Officials said on Monday that 12,000 troops were sent to the border region.",
+              "d2": "The deployment of 12,000 troops follows weeks of tension."}
+    two_papers = [_reading("d1", _q(12000)), _reading("d2", _q(12000))]
+    assert compare(two_papers, intent, "en", quotes, s).kind == "agree"  # the cited sentences differ
+    c = compare(two_papers, intent, "en", quotes, s, texts)
+    assert c.kind == "single" and c.groups[0].independent_sources == 1 and c.groups[0].doc_ids == ["d1", "d2"]
+    quotes["d3"] = texts["d3"]
+    c = compare([*two_papers, _reading("d3", _q(12000))], intent, "en", quotes, s, texts)
+    assert c.kind == "agree" and c.groups[0].independent_sources == 2
+
+
 def test_an_altered_copy_is_a_conflict_whatever_its_label_says():
     """Two sources whose sentences are one text apart from the value describe one thing told two ways, even
     where one of them names the entity with a qualifier of its own; different texts stay different entities."""
