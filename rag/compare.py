@@ -473,8 +473,10 @@ def entity_values(groups: list[ValueGroup], lang: str) -> str:
         parts.append(t(lang, "entity_value", label=label, value=said))
     text = "; ".join(parts)
     unsure = [g for g in groups if g.entity is None and g.value.qualifier != "vague"]
-    if unsure:
-        text += "; " + t(lang, "less_certain_inline", values="; ".join(with_refs(g) for g in unsure))
+    if unsure:  # each with how its source names the thing, which says what it may be about
+        text += "; " + t(lang, "less_certain_inline", values="; ".join(
+            t(lang, "entity_value", label=g.entity_label, value=with_refs(g)) if g.entity_label else with_refs(g)
+            for g in unsure))
     return text
 
 

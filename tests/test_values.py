@@ -476,7 +476,7 @@ def test_a_source_naming_only_the_shared_name_may_be_about_another_thing_of_that
 
 def test_a_value_read_with_less_certainty_is_no_thing_of_its_own():
     """Different things of one name: each is said with its sources' values; a value read with less certainty
-    is listed apart, not as one more thing of that name."""
+    is listed apart (with how its source names the thing), not as one more thing of that name."""
     from rag.compose import compose
 
     intent = analyse("What is the population of Springfield?")
@@ -487,7 +487,7 @@ def test_a_value_read_with_less_certainty_is_no_thing_of_its_own():
     assert c.kind == "different_entities"
     for text in (c.message, compose(intent, c, [], "en")):
         assert "Springfield, Ohio: 1200 [1]" in text and "Springfield, Oregon: 3400 [2]" in text, text
-        assert "less certainty: 9999 [3]" in text and "Oregon: 9999" not in text, text
+        assert "less certainty: Springfield, Oregon: 9999 [3]" in text and "Oregon: 3400 [2]; Springfield" not in text
 
 
 def test_several_things_of_one_name_and_a_conflict_about_one_of_them_are_both_said():
