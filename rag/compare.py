@@ -100,8 +100,10 @@ def compatible(a: Value, b: Value) -> bool:
     return a1 <= b2 and b1 <= a2
 
 
-def _tokens(text: str) -> set[str]:
-    return {fold(w) for w in re.findall(r"\w+", text)}
+@functools.lru_cache(maxsize=1024)
+def _tokens(text: str) -> frozenset[str]:
+    """A text's words, folded (read once per text: a source is compared with every other)."""
+    return frozenset(fold(w) for w in re.findall(r"\w+", text))
 
 
 def _jaccard(a: str, b: str) -> float:
@@ -109,24 +111,15 @@ def _jaccard(a: str, b: str) -> float:
     return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
 
+def _text_copies(x: str, y: str, texts: dict[str, str] | None, threshold: float) -> bool:
+    """Whether the whole texts of sources ``x`` and ``y`` are at least ``threshold`` alike (Jaccard of words)."""
+    return bool(texts) and _jaccard(texts.get(x, ""), texts.get(y, "")) >= threshold
+
+
 def _altered_copy(a: ValueGroup, b: ValueGroup, texts: dict[str, str] | None, threshold: float) -> bool:
     """Whether a source of group ``a`` and one of group ``b`` are copies of one text (their words' Jaccard
     similarity at least ``threshold``): stating different values, one is an altered copy of the other."""
     return any(_text_copies(x, y, texts, threshold) for x in a.doc_ids for y in b.doc_ids)
-
-
-def _text_copies(x: str, y: str, texts: dict[str, str] | None, threshold: float) -> bool:
-    """Whether the whole texts of sources ``x`` and ``y`` are at least ``threshold`` alike (Jaccard of words)."""
-    if not texts:
-        return False
-    tx, ty = _text_tokens(texts.get(x, "")), _text_tokens(texts.get(y, ""))
-    return bool(tx and ty) and len(tx & ty) >= threshold * len(tx | ty)
-
-
-@functools.lru_cache(maxsize=256)
-def _text_tokens(text: str) -> frozenset[str]:
-    """A source's words, folded (read once per text: a source is compared with every other)."""
-    return frozenset(_tokens(text))
 
 
 def _copies(readings: list[SourceReading], quotes: dict[str, str], threshold: float,
@@ -367,7 +360,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
             for i, c in enumerate(clusters):
                 for g in c:
                     g.entity = i
-    values = "; ".join(_group_text(g, kind, lang) for g in vgroups)
+    values = "; ".join(with_refs(g) for g in vgroups)
     if kind == "conflict" and by_entity(vgroups):
         message = t(lang, "entities_conflict_flag", entity=intent.entity or what, what=what,
                     values=entity_values(vgroups, lang))
@@ -376,8 +369,7 @@ def compare(readings: list[SourceReading], intent: Intent, lang: str, quotes: di
     elif kind == "vary":
         message = t(lang, "vary_flag", what=what, values=values)
     elif kind == "different_entities":
-        message = t(lang, "entities_flag", entity=intent.entity or what,
-                    values=entity_values(vgroups, lang) if by_entity(vgroups) else values)
+        message = t(lang, "entities_flag", entity=intent.entity or what, values=entities_text(vgroups, lang))
     else:
         message = f"{vgroups[0].display} {cite_marks(vgroups[0].citations)}".strip()
     return Comparison(kind=kind, answer_type=intent.answer_type, quantity=what, groups=vgroups, message=message)
@@ -458,30 +450,32 @@ def with_refs(g: ValueGroup) -> str:
     return f"{g.display} {cite_marks(g.citations)}".strip()
 
 
+def _labelled(g: ValueGroup, lang: str) -> str:
+    """A group's value with its citation marks, after how its source names the thing where it does:
+    "Springfield, Oregon: 3,400 [2]"."""
+    return t(lang, "entity_value", label=g.entity_label, value=with_refs(g)) if g.entity_label else with_refs(g)
+
+
 def entity_values(groups: list[ValueGroup], lang: str) -> str:
     """"Carver County: 838 [1] or 1,200 [2]; Edgar County: 726 [3]": each named thing with what the sources
-    say of it, then the values read with less certainty."""
+    say of it, then the values read with less certainty, each with how its source names the thing."""
     parts = []
     for c in by_entity(groups):
         label = next((g.entity_label for g in c if g.entity_label), "?")
         # a source that names the thing otherwise (an altered copy: "… (Springfield, Massachusetts)" beside
         # "… (Chester Springs, Pennsylvania)") says so beside its value
         said = f" {t(lang, 'or')} ".join(
-            t(lang, "entity_value", label=g.entity_label, value=with_refs(g))
-            if g.entity_label and i and name_key(g.entity_label) != name_key(label) else with_refs(g)
+            _labelled(g, lang) if g.entity_label and i and name_key(g.entity_label) != name_key(label) else with_refs(g)
             for i, g in enumerate(c))
         parts.append(t(lang, "entity_value", label=label, value=said))
     text = "; ".join(parts)
     unsure = [g for g in groups if g.entity is None and g.value.qualifier != "vague"]
-    if unsure:  # each with how its source names the thing, which says what it may be about
-        text += "; " + t(lang, "less_certain_inline", values="; ".join(
-            t(lang, "entity_value", label=g.entity_label, value=with_refs(g)) if g.entity_label else with_refs(g)
-            for g in unsure))
+    if unsure:
+        text += "; " + t(lang, "less_certain_inline", values="; ".join(_labelled(g, lang) for g in unsure))
     return text
 
 
-def _group_text(g: ValueGroup, kind: str, lang: str) -> str:
-    s = with_refs(g)
-    if kind == "different_entities" and g.entity_label:
-        s = t(lang, "entity_value", label=g.entity_label, value=s)
-    return s
+def entities_text(groups: list[ValueGroup], lang: str) -> str:
+    """What the sources say of each of several things of one name (:func:`entity_values`), or, where no
+    group is assigned to a thing, each value after how its source names the thing."""
+    return entity_values(groups, lang) if by_entity(groups) else "; ".join(_labelled(g, lang) for g in groups)

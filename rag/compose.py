@@ -3,7 +3,7 @@ where sources differ, who says what. Built only from the readings and the eviden
 
 from __future__ import annotations
 
-from rag.compare import by_entity, entity_values, with_refs
+from rag.compare import by_entity, entities_text, entity_values, with_refs
 from rag.intent import NAME_TYPES, Intent, measure_nouns
 from rag.messages import t
 from rag.models import Comparison, Evidence
@@ -63,9 +63,7 @@ def compose(intent: Intent, comparison: Comparison | None, evidence: list[Eviden
         return f"{t(lang, 'vary_lead', what=what)}: {body}."
     if comparison.kind == "different_entities":
         # each thing with what its sources say of it; a value read with less certainty is no thing of its own
-        body = entity_values(groups, lang) if by_entity(groups) else \
-            "; ".join(t(lang, "entity_value", label=g.entity_label or "?", value=with_refs(g)) for g in groups)
-        return f"{t(lang, 'entities_lead', entity=intent.entity or what)}: {body}."
+        return f"{t(lang, 'entities_lead', entity=intent.entity or what)}: {entities_text(groups, lang)}."
     if by_entity(groups):  # several things of that name, and sources that disagree about one of them
         lead = t(lang, "entities_conflict_lead", entity=intent.entity or what, what=what)
         return f"{lead}: {entity_values(groups, lang)}."
