@@ -452,16 +452,25 @@ def extend(settings: Settings, out: Path, features: list[str], kind: str = "name
         _append(models["confidence"], features, wf, sf)
     model = ReaderModel(data)
     report = _reading_report(sets, model, settings)
-    data["meta"] = {**data.get("meta", {}), "extended": {
-        "features": features, "kind": kind, "trained": time.strftime("%Y-%m-%d"),
-        "stages": list(stages), "how": f"python -m rag.learn --kinds {kind} --extend {','.join(features)}"
+    record_extension(data, {
+        "features": features, "kind": kind, "trained": time.strftime("%Y-%m-%d"), "stages": list(stages),
+        "how": f"python -m rag.learn --kinds {kind} --extend {','.join(features)}"
         + ("" if stages == ("choice",) else f" --extend-stages {','.join(stages)}"), "reading": report,
-        "seconds": round(time.perf_counter() - t0, 1)}}
+        "seconds": round(time.perf_counter() - t0, 1)})
     tmp = out.with_name(out.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     tmp.replace(out)
     ReaderModel.load.cache_clear()
     return data
+
+
+def record_extension(data: dict[str, Any], record: dict[str, Any]) -> None:
+    """Note an extension in the model's ``meta``: every extension is kept, in order, under ``extensions``
+    (a model extended twice says how it came to be), the latest also under ``extended``."""
+    meta = dict(data.get("meta", {}))
+    earlier = meta.pop("extended", None)
+    history = meta.pop("extensions", [earlier] if earlier else [])
+    data["meta"] = {**meta, "extensions": [*history, record], "extended": record}
 
 
 def _append(stage: dict[str, Any], features: list[str], weights: np.ndarray, scales: np.ndarray) -> None:

@@ -37,7 +37,7 @@ from rag.config import ReaderSettings
 from rag.intent import Intent, stopwords
 from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
-from rag.syntax import is_name_part, noun_phrases, word_tags
+from rag.syntax import definition, is_name_part, noun_phrases, word_tags
 from rag.text import detect_language, fold, stem
 from rag.values import DateValue, Quantity, find_date_values, find_quantities, iso_date, name_key, resources
 
@@ -719,6 +719,10 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
         else:
             found = _name_spans(text, intent, german=slang == "de", doc_text=doc.text)
             found += _phrase_spans(text)
+            defn = _definition_of_entity(text, slang, toks, ent_hit) if intent.kind_noun and ent_sent > 0 else None
+            if defn is not None:  # "X is a Welsh snooker player": the predicate's endings are candidates of a class question
+                have = {(a, b) for a, b, *_ in found}
+                found += [(a, defn[1], text[a:defn[1]], "np") for a in defn[2] if (a, defn[1]) not in have]
             if si in phrase_sents:
                 seen = {(a, b) for a, b, *_ in found}
                 for a, b in noun_phrases(text, slang):
@@ -740,6 +744,8 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
                      "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
                      "q_person": q_person, "q_place": q_place, "n_type": math.log1p(len(found))}
+                if defn is not None and defn[0] <= a and b <= defn[1]:
+                    f["def_head" if b == defn[1] else "def_in"] = 1.0
                 key = name_key(LEADING_ARTICLE.sub("", span))
                 if not key:
                     continue
@@ -850,6 +856,21 @@ def asked_unit_first(qs: list[Quantity], intent: Intent) -> list[Quantity]:
     return [q for q in qs if q.dimension != intent.dimension or asked(q)]
 
 
+def _definition_of_entity(text: str, lang: str, toks: list[tuple[int, int, str]],
+                          ent_hit: Callable[[str], bool]) -> tuple[int, int, tuple[int, ...]] | None:
+    """The predicate of a sentence that defines the asked entity, "Wayne Jones (born 1959) is a Welsh
+    professional snooker player" (:func:`rag.syntax.definition`, its subject naming an entity word):
+    ``(start, head_end, starts)``: where the predicate starts (right after the copula, its article
+    included), where its head noun ends, and the word starts of its endings ("Welsh professional snooker
+    player", "professional snooker player", "snooker player", "player"); ``None`` if none."""
+    d = definition(text, lang)
+    if d is None or not any(ent_hit(w) for a, _, w in toks if a < d[0]):
+        return None
+    starts = tuple(a for a, _, w in toks if d[1] <= a < d[2] and fold(w) not in ("and", "und", "or", "oder"))
+    after_copula = next(b for a, b, _ in toks if a >= d[0])
+    return after_copula, d[2], starts
+
+
 def _is_life_span(text: str, d: DateValue) -> bool:
     """A bracketed range right after a name, "(November 8, 1947 – November 10, 2017)", or one marked born/died."""
     before = text[max(0, d.start - 2):d.start]
@@ -873,10 +894,13 @@ def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: Embe
     batch for all documents) and add their similarity to the question (``qv``) and to the asked property
     alone (``pv``: "troops" meets "Soldaten", "population" meets "inhabitants") as features; with the
     class a name answer belongs to (``kind``, :attr:`Intent.kind_noun`), also each value's own similarity
-    to it ("baseball" and "golf" are sports, "Louisiana" is not); the other candidates drop out."""
+    to it ("baseball" and "golf" are sports, "Louisiana" is not); the other candidates drop out, but for
+    the head of a definition of the asked entity (feature ``def_head``)."""
     keep: list[Candidate] = []
     for d in docs:
-        d.candidates = sorted(d.candidates, key=lambda c: -c.logit1)[:top_k]
+        ranked = sorted(d.candidates, key=lambda c: -c.logit1)
+        # the head of a definition of the asked entity ("… is a British actor") is always read on
+        d.candidates = ranked[:top_k] + [c for c in ranked[top_k:] if c.features.get("def_head")]
         keep.extend(d.candidates)
     if not keep:
         return

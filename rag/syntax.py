@@ -136,3 +136,59 @@ def _attachment(toks: list[tuple[int, int, str]], roles: list[str], k: int) -> i
     while e < n and roles[e] == "noun":
         e += 1
     return e if e > j else k
+
+
+_JOIN = {"CJC", "KON"}  # "naturalist and anatomist", "Schauspieler und Autor"
+
+
+@functools.lru_cache(maxsize=4096)
+def definition(text: str, lang: str) -> tuple[int, int, int] | None:
+    """The definition a sentence gives of its subject with a copula: "Wayne Jones (born 1959) is a Welsh
+    professional snooker player.", "Six Feet Under ist eine US-amerikanische Death-Metal-Band aus Tampa."
+
+    The predicate is the noun phrase right after the first copula outside brackets (``copulas`` in the
+    language resources), its determiner and "one of the" skipped: modifiers and nouns up to the last noun
+    before anything else (a preposition, a relative pronoun, punctuation); nouns joined by and/und stay
+    in it ("an English naturalist and anatomist").
+
+    Args:
+        text: one sentence.
+        lang: its language, ``de`` or ``en`` (anything else is read as English).
+
+    Returns:
+        ``(copula_start, phrase_start, head_end)`` offsets into ``text`` (the subject is ``text[:copula_start]``,
+        the predicate ``text[phrase_start:head_end]``), or ``None`` when the sentence defines nothing this way.
+    """
+    from rag.values import resources
+
+    copulas = {w.lower() for w in resources()["copulas"]}
+    if not re.search(r"\b(?:" + "|".join(map(re.escape, sorted(copulas))) + r")\b", text, re.I):
+        return None  # no copula at all: no tagging
+    toks = word_tags(text, lang)
+    depth, at = 0, -1
+    for i, (a, b, _) in enumerate(toks):
+        w = text[a:b]
+        depth += (w in "([") - (w in ")]")
+        if depth <= 0 and w.lower() in copulas:
+            at = i
+            break
+    if at <= 0:
+        return None
+    j, n = at + 1, len(toks)
+    words = [text[a:b].lower() for a, b, _ in toks]
+    if words[j:j + 2] == ["one", "of"]:
+        j += 2
+    while j < n and _role(toks[j][2]) == "det" and words[j] != "former":
+        j += 1
+    start, head = j, -1
+    while j < n:
+        role = _role(toks[j][2])
+        if role == "noun":
+            head = j
+        elif role not in ("mod", "det") and not (toks[j][2] in _JOIN and head >= 0 and j + 1 < n
+                                                 and _role(toks[j + 1][2]) in ("mod", "noun")):
+            break
+        j += 1
+    if head < start:
+        return None
+    return toks[at][0], toks[start][0], toks[head][1]

@@ -164,3 +164,32 @@ def test_a_value_from_pages_on_one_thing_is_no_agreement_beside_a_page_on_anothe
     ans = ask(eng, "Who directed the film Inner Sanctum?")
     assert ans.flag_kind == "different_entities", ans.answer
     assert "1948 film" in ans.answer and "1991 film" in ans.answer, ans.answer
+
+
+def test_a_model_extended_twice_keeps_both_extensions():
+    from rag.learn import record_extension
+
+    data = {"meta": {"trained": "2026-12-01", "extended": {"features": ["kind_sim_rel"]}}}
+    record_extension(data, {"features": ["def_head", "def_in"]})
+    assert [e["features"] for e in data["meta"]["extensions"]] == [["kind_sim_rel"], ["def_head", "def_in"]]
+    assert data["meta"]["extended"]["features"] == ["def_head", "def_in"] and data["meta"]["trained"] == "2026-12-01"
+    record_extension(data, {"features": ["x"]})
+    assert len(data["meta"]["extensions"]) == 3
+
+
+def test_the_head_of_a_definition_is_read_on_past_the_first_cut(tmp_path):
+    """Stage two reads each document's few best stage-one candidates only; the head of the sentence that defines
+    the asked entity ("… is a British actor") is read on whatever its stage-one rank, and the answer gives it."""
+    from rag.answer import gather
+    from rag.intent import analyse
+
+    eng = _engine_over(tmp_path, "harris.txt",
+                       'Nigel Harris (actor)\n\nNigel Harris ("born" 1949) is a British actor. Harris was born in '
+                       "Grahamstown, South Africa. He is the son of the philosopher Errol Harris and grandson of Samuel "
+                       "Harris, who with Cecil Rhodes was one of the defenders of Kimberley during the Boer War.\n")
+    intent = analyse("What is the profession of Nigel Harris?")
+    g = gather(eng, intent, 10, None, "en")
+    text = g.work[0].doc.text
+    read = [c for d in g.work for c in d.candidates if c.features.get("def_head")]
+    assert any(c.value.text == "actor" and text.index("British actor") < c.value.start for c in read)
+    assert "actor" in ask(eng, intent.question).short_answer

@@ -84,3 +84,47 @@ def test_refitting_an_unknown_reader_kind_is_a_one_line_error(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode != 0 and p.stderr.strip() == "error: --kinds: unknown kind(s) colour (name, quantity, date)"
     assert not (tmp_path / "m.json").exists()
+
+
+def test_a_copula_definition_gives_its_predicate_noun_phrase():
+    from rag.syntax import definition
+
+    def pred(text: str, lang: str = "en") -> tuple[str, str] | None:
+        d = definition(text, lang)
+        return d and (text[:d[0]].strip(), text[d[1]:d[2]])
+
+    assert pred("Wayne Jones (born 1959) is a Welsh professional snooker player.") == \
+        ("Wayne Jones (born 1959)", "Welsh professional snooker player")
+    assert pred("Henry Moseley was an English naturalist and anatomist who sailed on the Challenger.")[1] == \
+        "English naturalist and anatomist"  # nouns joined by "and" stay; the relative clause does not
+    assert pred("Six Feet Under is an American death metal band from Tampa, Florida.")[1] == "American death metal band"
+    assert pred("He was one of the best-known professional golfers.")[1] == "best-known professional golfers"
+    assert pred("Six Feet Under ist eine US-amerikanische Death-Metal-Band aus Tampa.", "de")[1] == \
+        "US-amerikanische Death-Metal-Band"
+    assert pred("Tom (who is a singer) wrote the book.") is None  # a copula inside brackets defines nothing here
+    assert pred("The album was released in 2001.") is None  # no noun after the copula
+    assert pred("The album appeared in 2001.") is None
+
+
+def test_location_of_asks_for_a_place():
+    assert analyse("What is the location of Abingdon High School?").answer_type == "place"
+    assert analyse("What is the genre of the film Manic?").kind_noun == "genre"
+
+
+def test_a_class_question_reads_the_definition_of_the_asked_entity():
+    """"What is the profession of X?": the head of the sentence that defines X ("… is a British actor") and the
+    predicate's shorter endings are candidates marked ``def_head``; a modifier alone ("British") is ``def_in``;
+    a definition of someone else gives nothing."""
+    text = "Nigel Harris (born 1949) is a British actor. Tom Baker is a Welsh singer."
+    doc = Document(doc_id="d", path="d", text=text, language="en")
+    intent = analyse("What is the profession of Nigel Harris?")
+    sents = [Sentence(doc_id="d", chunk_id="c", start=a, end=b, sim=0.9, chunk_start=0, chunk_end=len(text))
+             for a, b in ((0, 44), (45, len(text)))]
+    reading = collect_candidates(doc, sents, intent, "en", None, 0.9)
+    cands = {(c.value.text, c.value.start): c.features for c in reading.candidates}
+    heads = sorted(t for (t, _), f in cands.items() if f.get("def_head"))
+    assert heads == ["British actor", "a British actor", "actor"], heads
+    assert cands[("British", 30)].get("def_in") == 1.0
+    assert not any(f.get("def_head") or f.get("def_in") for (t, a), f in cands.items() if a >= 45)  # Tom Baker's
+    plain = analyse("Who is Nigel Harris?")  # not a class question: no definition features
+    assert not any(c.features.get("def_head") for c in collect_candidates(doc, sents, plain, "en", None, 0.9).candidates)
