@@ -36,6 +36,7 @@ from rag.reader import (
 from rag.retrieval import Filters
 from rag.span_reader import ALTERNATIVES, Span, grow_window, span_reader
 from rag.text import detect_language
+from rag.text import question_language as detect_question_language
 from rag.validate import validate_citations
 
 TokenCallback = Callable[[str], None]
@@ -45,7 +46,7 @@ __all__ = ["Answer", "Evidence", "ask", "check_question", "question_language", "
 
 def question_language(q: str) -> str:
     """``de`` or ``en`` (other languages are answered in English)."""
-    lang = detect_language(q)
+    lang = detect_question_language(q)
     return lang if lang in ("de", "en") else "en"
 
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from rag.text import detect_language, fold, stem
+from rag.text import fold, question_language, stem
 from rag.values import find_date_values, find_quantities, resources
 
 AnswerType = Literal["quantity", "date", "person", "place", "name", "text"]
@@ -102,7 +102,7 @@ def analyse(question: str) -> Intent:
         The expected answer type, the property and entity asked about, and the values the question names.
     """
     r = resources()
-    lang = detect_language(question)
+    lang = question_language(question)
     lang = lang if lang in ("de", "en") else "en"
     q = question.strip()
     ql = q.lower()
@@ -121,12 +121,14 @@ def analyse(question: str) -> Intent:
     rate = asks_rate(q)
     # German "was" asks "what"; English "was" is a verb ("Who was Count of Melfi" asks for a person, not a count)
     wh = r"what|which|welche[rsmn]?|was" if lang == "de" else r"what|which|welche[rsmn]?"
-    m_what = re.search(rf"\b(?:{wh})\s+(?:is|was|are|were|ist|war|sind|waren)?\s*"
+    m_what = re.search(rf"\b(?:{wh})\s+(?:(?:is|was|are|were|ist|war|sind|waren)\b)?\s*"
                        r"(?:the|die|der|das|den|its|their|his|her)?\s*((?:[\w\-'’]+\s+){0,2}?[\w\-]+)\s+"
                        r"(?:of|von|des|der|for|für|in|at|does|did|do|has|had|hat)\b", ql)
     m_end = re.search(rf"\b(?:{wh})\s+(?:is|was|are|were|ist|war|sind|waren)\s+"
                       r"(?:the|die|der|das|den|its|their)?\s*((?:[\w\-]+\s*){1,3})\??\s*$", ql)
     head_nouns = [fold(w) for w in (m_what.group(1).split() if m_what else m_end.group(1).split() if m_end else [])]
+    # German "was" asks "what" of a noun only as "Was ist der Beruf von …" ("Was kündigte X an?" asks free text)
+    was_ist_der = bool(re.match(r"\s*was\s+(?:ist|war|sind|waren)\s+(?:der|die|das|den|dem)\b", ql))
     wh_noun = re.search(r"\b(?:what|which|welche[rsmn]?)\s+([\w\-]+)", ql)
     kind = asked_kind(ql, wh_noun, head_nouns)
     # "in what area", "in which unit", "what area of X is …": the noun picks a place or kind, it is not a measure
@@ -155,7 +157,7 @@ def analyse(question: str) -> Intent:
         intent.answer_type = "place"
     elif place_noun or (wh_noun and fold(wh_noun.group(1)) in {fold(w) for w in r["place_nouns"]}):
         intent.answer_type = "place"
-    elif re.search(r"\b(?:what|which|welche[rsmn]?|was für)\b", ql):
+    elif re.search(r"\b(?:what|which|welche[rsmn]?|was für)\b", ql) or (lang == "de" and m_what and was_ist_der):
         # "what is the GDP per capita", "what was the density": an amount per unit of something, whatever is measured
         # (not "which company makes the most cars per year": there the asked thing is a company)
         what_is = re.match(r"\s*(?:what|was)\s+(?:is|was|are|were|ist|war|sind|waren)\b", ql)
@@ -228,18 +230,30 @@ def analyse(question: str) -> Intent:
     ent_spans.sort()
     entity_words: list[str] = []
     prop_exclude: set[str] = set()
+    shown: list[str] = []  # how the question names each entity, without German common nouns at its ends
     for a, b in ent_spans:
-        for w in _WORD.findall(q[a:b]):
+        kept: list[tuple[int, int, str]] = []
+        nouns: list[tuple[int, int]] = []
+        for m in _WORD.finditer(q[a:b]):
+            w = m.group(0)
             f = fold(w.strip(".'’"))
             if re.fullmatch(r"\d+(?:st|nd|rd|th|\.)?", f):
                 f = re.sub(r"\D", "", f)  # "64th Division": documents write 64th, 64. or 64
             if f in stop or len(f) < 2 or f in measure or f in date_nouns:
                 continue
             if lang == "de" and f not in stop and w[:1].isupper() and _is_common_noun_de(w, q):
+                nouns.append((a + m.start(), a + m.end()))
                 continue
-            entity_words.append(f)
-            prop_exclude.add(f)
-    intent.entity = "; ".join(q[a:b] for a, b in ent_spans)
+            kept.append((a + m.start(), a + m.end(), f))
+        if nouns and kept and all(f.isdigit() and f in intent.excluded for *_, f in kept):
+            continue  # "der Volkszählung 2010": the year belongs to the property, as "the 2010 census" does
+        entity_words.extend(f for *_, f in kept)
+        prop_exclude.update(f for *_, f in kept)
+        if not nouns:
+            shown.append(q[a:b])
+        elif kept:  # "Einwohner; Furna" is "Furna"; "den Film Manic" is "Manic"
+            shown.append(q[min(k[0] for k in kept):max(k[1] for k in kept)])
+    intent.entity = "; ".join(shown)
     intent.entity_tokens = list(dict.fromkeys(entity_words))
 
     # --- property: the remaining content words ("population", "troops", "born", "founded")
@@ -331,5 +345,16 @@ def _is_common_noun_de(word: str, question: str) -> bool:
     more questions, but names left fewer sources out, so the seeds' and the measure part's questions with
     no name left were read across unrelated sources, and off-corpus questions were answered more often.)"""
     pat = (r"\b(?:wie viele|wieviele|wie viel|welche[rsmn]?|der|die|das|den|dem|des|ein|eine|einen|einer)\s+"
-           r"(?:\w+\s+)?" + re.escape(word) + r"\b")
-    return bool(re.search(pat, question, re.I))
+           r"(?:(\w+)\s+)?" + re.escape(word) + r"\b")
+    return any(m.group(1) is None or not _apposition(m.group(1), word, question)
+               for m in re.finditer(pat, question, re.I))
+
+
+def _apposition(noun: str, word: str, question: str) -> bool:
+    """Whether ``word`` is a name in apposition to the common noun before it: "der Film Manic", "die Stadt
+    Berlin", "der Sänger Elvis" (by the part-of-speech tags; "der Schwarze Tod", "den Super Bowl" and "der
+    General Manager" are no such pairs)."""
+    from rag.syntax import tagged
+
+    tags = dict(tagged(question, "de"))
+    return tags.get(noun) == "NN" and tags.get(word, "").startswith(("NE", "FM"))

@@ -128,3 +128,32 @@ def test_a_class_question_reads_the_definition_of_the_asked_entity():
     assert not any(f.get("def_head") or f.get("def_in") for (t, a), f in cands.items() if a >= 45)  # Tom Baker's
     plain = analyse("Who is Nigel Harris?")  # not a class question: no definition features
     assert not any(c.features.get("def_head") for c in collect_candidates(doc, sents, plain, "en", None, 0.9).candidates)
+
+
+def test_a_short_question_is_read_in_the_language_of_its_question_word():
+    from rag.answer import question_language
+
+    assert question_language("Welche Sportart betreibt Wayne Jones?") == "de"  # no other function word at all
+    assert question_language("Was kündigte Selenskyj an?") == "de"  # "was" and "an" are English words too
+    assert question_language("Was hat Lady Gaga gesungen?") == "de"
+    assert question_language("Was he born in 1950?") == "en"
+    assert question_language("In welchem Jahr starb Tesla?") == "de"  # the question word after a preposition
+    assert question_language("In which year did Tesla die?") == "en"
+    assert question_language("What is the population of Furna?") == "en"
+    assert analyse("Welche Sportart betreibt Wayne Jones?").language == "de"
+
+
+def test_a_german_question_names_its_entity_without_the_nouns_it_asks_about():
+    furna = analyse("Wie viele Einwohner hat Furna laut der Volkszählung 2010?")
+    assert furna.entity == "Furna" and furna.entity_tokens == ["furna"]  # the census year is the property's
+    manic = analyse("Welches Genre hat der Film Manic?")  # a name after a noun is a name, not a noun
+    assert manic.entity == "Manic" and manic.entity_tokens == ["manic"] and manic.kind_noun == "genre"
+    assert analyse("Welcher Flugzeugtyp war an Flug 109 beteiligt?").entity_tokens == ["flug", "109"]
+    beruf = analyse("Was ist der Beruf von Nigel Harris?")  # "ist" was read as "is" + "t"
+    assert beruf.answer_type == "name" and beruf.kind_noun == "beruf" and beruf.entity == "Nigel Harris"
+    assert analyse("Wie viele streikende Pflegekräfte gab es?").entity_tokens == []  # an adjective between
+
+
+def test_a_word_that_starts_like_a_copula_is_no_copula():
+    """"Welcher ist der …" was read as "is" + "t": the asked class was "t"."""
+    assert analyse("Welcher ist der zweitgrößte Flughafen in den Vereinigten Staaten?").kind_noun == "flughafen"

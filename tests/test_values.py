@@ -319,7 +319,8 @@ def test_question_entity_property_and_excluded_values():
     q = "Warum wurden Johann Esch und Heinrich Voes von der katholischen Kirche hingerichtet?"
     assert analyse(q).entity_tokens == ["johann", "esch", "heinrich", "voes"]
     assert analyse("Welchen Ruf hatte Tesla in der Populärkultur?").entity_tokens == ["tesla"]
-    assert analyse("Nennen Sie ein Luxussegment von Toyota.").entity == "Luxussegment von Toyota"
+    # ... and the noun asked about is no part of the entity's name ("Luxussegment" is what is asked)
+    assert analyse("Nennen Sie ein Luxussegment von Toyota.").entity == "Toyota"
 
 
 def test_a_missing_series_number_rules_out_only_a_text_naming_the_series_with_another():
