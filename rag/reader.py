@@ -722,7 +722,8 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
             defn = _definition_of_entity(text, slang, toks, ent_hit) if intent.kind_noun and ent_sent > 0 else None
             if defn is not None:  # "X is a Welsh snooker player": the predicate's endings are candidates of a class question
                 have = {(a, b) for a, b, *_ in found}
-                found += [(a, defn[1], text[a:defn[1]], "np") for a in defn[2] if (a, defn[1]) not in have]
+                found += [(a, defn[1], text[a:defn[1]], "np") for a in defn[2] if (a, defn[1]) not in have
+                          and _question_overlap(text[a:defn[1]].split(), q_words, q_stems, False) < 1.0]
             if si in phrase_sents:
                 seen = {(a, b) for a, b, *_ in found}
                 for a, b in noun_phrases(text, slang):
@@ -744,7 +745,8 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
                      "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
                      "q_person": q_person, "q_place": q_place, "n_type": math.log1p(len(found))}
-                if defn is not None and defn[0] <= a and b <= defn[1]:
+                if defn is not None and defn[0] <= a and b <= defn[1] and f["q_overlap"] < 1.0:
+                    # (an ending the question already says is no answer: "film" for "the genre of the film Manic")
                     f["def_head" if b == defn[1] else "def_in"] = 1.0
                 key = name_key(LEADING_ARTICLE.sub("", span))
                 if not key:

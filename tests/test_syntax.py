@@ -157,3 +157,12 @@ def test_a_german_question_names_its_entity_without_the_nouns_it_asks_about():
 def test_a_word_that_starts_like_a_copula_is_no_copula():
     """"Welcher ist der …" was read as "is" + "t": the asked class was "t"."""
     assert analyse("Welcher ist der zweitgrößte Flughafen in den Vereinigten Staaten?").kind_noun == "flughafen"
+
+
+def test_a_definition_ending_the_question_already_says_is_no_answer():
+    text = "Manic is a 2001 American drama film directed by Jordan Melamed."
+    doc = Document(doc_id="d", path="d", text=text, language="en")
+    sent = Sentence(doc_id="d", chunk_id="c", start=0, end=len(text), sim=0.9, chunk_start=0, chunk_end=len(text))
+    reading = collect_candidates(doc, [sent], analyse("What is the genre of the film Manic?"), "en", None, 0.9)
+    heads = {c.value.text for c in reading.candidates if c.features.get("def_head")}
+    assert "drama film" in heads and "film" not in heads, heads
