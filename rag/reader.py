@@ -868,9 +868,7 @@ def _definition_of_entity(text: str, lang: str, toks: list[tuple[int, int, str]]
     d = definition(text, lang)
     if d is None or not any(ent_hit(w) for a, _, w in toks if a < d[0]):
         return None
-    starts = tuple(a for a, _, w in toks if d[1] <= a < d[2] and fold(w) not in ("and", "und", "or", "oder"))
-    after_copula = next(b for a, b, _ in toks if a >= d[0])
-    return after_copula, d[2], starts
+    return d[1], d[3], d[4]
 
 
 def _is_life_span(text: str, d: DateValue) -> bool:

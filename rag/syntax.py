@@ -142,26 +142,28 @@ _JOIN = {"CJC", "KON"}  # "naturalist and anatomist", "Schauspieler und Autor"
 
 
 @functools.lru_cache(maxsize=4096)
-def definition(text: str, lang: str) -> tuple[int, int, int] | None:
+def definition(text: str, lang: str) -> tuple[int, int, int, int, tuple[int, ...]] | None:
     """The definition a sentence gives of its subject with a copula: "Wayne Jones (born 1959) is a Welsh
     professional snooker player.", "Six Feet Under ist eine US-amerikanische Death-Metal-Band aus Tampa."
 
     The predicate is the noun phrase right after the first copula outside brackets (``copulas`` in the
-    language resources), its determiner and "one of the" skipped: modifiers and nouns up to the last noun
-    before anything else (a preposition, a relative pronoun, punctuation); nouns joined by and/und stay
-    in it ("an English naturalist and anatomist").
+    language resources), its determiner and an opener such as "one of the" (``definition_openers``) skipped:
+    modifiers and nouns up to the last noun before anything else (a preposition, a relative pronoun,
+    punctuation); nouns joined by and/und stay in it ("an English naturalist and anatomist").
 
     Args:
         text: one sentence.
         lang: its language, ``de`` or ``en`` (anything else is read as English).
 
     Returns:
-        ``(copula_start, phrase_start, head_end)`` offsets into ``text`` (the subject is ``text[:copula_start]``,
-        the predicate ``text[phrase_start:head_end]``), or ``None`` when the sentence defines nothing this way.
+        ``(copula_start, copula_end, phrase_start, head_end, word_starts)``: offsets into ``text`` (the
+        subject is ``text[:copula_start]``, the predicate ``text[phrase_start:head_end]``) and where each of
+        the predicate's words starts, conjunctions aside; ``None`` when the sentence defines nothing this way.
     """
     from rag.values import resources
 
-    copulas = {w.lower() for w in resources()["copulas"]}
+    r = resources()
+    copulas = {w.lower() for w in r["copulas"]}
     if not re.search(r"\b(?:" + "|".join(map(re.escape, sorted(copulas))) + r")\b", text, re.I):
         return None  # no copula at all: no tagging
     toks = word_tags(text, lang)
@@ -176,9 +178,11 @@ def definition(text: str, lang: str) -> tuple[int, int, int] | None:
         return None
     j, n = at + 1, len(toks)
     words = [text[a:b].lower() for a, b, _ in toks]
-    if words[j:j + 2] == ["one", "of"]:
-        j += 2
-    while j < n and _role(toks[j][2]) == "det" and words[j] != "former":
+    for opener in (o.split() for o in r["definition_openers"]):
+        if words[j:j + len(opener)] == opener:
+            j += len(opener)
+            break
+    while j < n and _role(toks[j][2]) == "det":
         j += 1
     start, head = j, -1
     while j < n:
@@ -191,4 +195,5 @@ def definition(text: str, lang: str) -> tuple[int, int, int] | None:
         j += 1
     if head < start:
         return None
-    return toks[at][0], toks[start][0], toks[head][1]
+    starts = tuple(toks[k][0] for k in range(start, head + 1) if toks[k][2] not in _JOIN)
+    return toks[at][0], toks[at][1], toks[start][0], toks[head][1], starts

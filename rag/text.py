@@ -159,17 +159,6 @@ def detect_language(text: str) -> str:
     return "de" if de > en else "en"
 
 
-_QUESTION_WORDS = {
-    "de": {"wer", "wen", "wem", "wessen", "was", "wann", "wo", "wohin", "woher", "wie", "welche", "welcher", "welches",
-           "welchen", "welchem", "warum", "wieso", "weshalb", "wodurch", "womit", "wofür", "nenne", "nennen"},
-    "en": {"who", "whom", "whose", "what", "when", "where", "which", "how", "why", "name"},
-}
-
-
-_EN_SUBJECTS = {"he", "she", "it", "the", "there", "this", "that", "a", "an", "his", "her", "their", "its", "they",
-                "you", "i", "we"}
-
-
 def question_language(question: str) -> str:
     """The language of a question: :func:`detect_language`, with the question word it opens with (or that
     follows its first word, a preposition) counted twice more. A short question has few function words, and
@@ -182,14 +171,18 @@ def question_language(question: str) -> str:
     lang = detect_language(question)
     if lang not in ("de", "en", "und"):
         return lang
+    from rag.values import resources  # (rag.values reads this module: imported here, not above)
+
+    r = resources()
+    qwords = {k: set(ws) for k, ws in r["question_words"].items()}
     first = re.match(r"\s*[¿¡\"'„“]?(\w+)\s*(\w*)\s*(\w*)", question)
     words3 = [w.lower() for w in first.groups()] if first else ["", "", ""]
     # the question word opens the question or follows its preposition ("In welchem Jahr …", "In which year …")
-    at = next((i for i in (0, 1) if any(words3[i] in ws for ws in _QUESTION_WORDS.values())), None)
+    at = next((i for i in (0, 1) if any(words3[i] in ws for ws in qwords.values())), None)
     opener = words3[at] if at is not None else ""
-    if opener == "was" and words3[at + 1] in _EN_SUBJECTS:
+    if opener in qwords["de"] and words3[at + 1] in r["english_subjects"]:
         opener = ""  # "Was he born in 1950?" is English
-    votes = {k: 2 * (opener in ws) for k, ws in _QUESTION_WORDS.items()}
+    votes = {k: 2 * (opener in ws) for k, ws in qwords.items()}
     if not any(votes.values()):
         return lang
     words = re.findall(r"[a-zäöüß]+", question.lower())

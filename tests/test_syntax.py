@@ -91,7 +91,7 @@ def test_a_copula_definition_gives_its_predicate_noun_phrase():
 
     def pred(text: str, lang: str = "en") -> tuple[str, str] | None:
         d = definition(text, lang)
-        return d and (text[:d[0]].strip(), text[d[1]:d[2]])
+        return d and (text[:d[0]].strip(), text[d[2]:d[3]])
 
     assert pred("Wayne Jones (born 1959) is a Welsh professional snooker player.") == \
         ("Wayne Jones (born 1959)", "Welsh professional snooker player")
