@@ -719,7 +719,9 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
         else:
             found = _name_spans(text, intent, german=slang == "de", doc_text=doc.text)
             found += _phrase_spans(text)
-            defn = _definition_of_entity(text, slang, toks, ent_hit) if intent.kind_noun and ent_sent > 0 else None
+            # (in the sentences whose noun phrases are read: they are tagged once for both)
+            defn = _definition_of_entity(text, slang, toks, ent_hit) \
+                if intent.kind_noun and ent_sent > 0 and si in phrase_sents else None
             if defn is not None:  # "X is a Welsh snooker player": the predicate's endings are candidates of a class question
                 have = {(a, b) for a, b, *_ in found}
                 found += [(a, defn[1], text[a:defn[1]], "np") for a in defn[2] if (a, defn[1]) not in have
