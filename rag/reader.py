@@ -37,7 +37,7 @@ from rag.config import ReaderSettings
 from rag.intent import Intent, stopwords
 from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
-from rag.syntax import definition, is_name_part, noun_phrases, word_tags
+from rag.syntax import Definition, definition, is_name_part, noun_phrases, word_tags
 from rag.text import detect_language, fold, stem
 from rag.values import DateValue, Quantity, find_date_values, find_quantities, iso_date, name_key, resources
 
@@ -724,8 +724,10 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                 if intent.kind_noun and ent_sent > 0 and si in phrase_sents else None
             if defn is not None:  # "X is a Welsh snooker player": the predicate's endings are candidates of a class question
                 have = {(a, b) for a, b, *_ in found}
-                found += [(a, defn[1], text[a:defn[1]], "np") for a in defn[2] if (a, defn[1]) not in have
-                          and _question_overlap(text[a:defn[1]].split(), q_words, q_stems, False) < 1.0]
+                # its endings: "Welsh professional snooker player" … "snooker player", "player"
+                found += [(a, defn.head_end, text[a:defn.head_end], "np") for a in defn.word_starts
+                          if (a, defn.head_end) not in have
+                          and _question_overlap(text[a:defn.head_end].split(), q_words, q_stems, False) < 1.0]
             if si in phrase_sents:
                 seen = {(a, b) for a, b, *_ in found}
                 for a, b in noun_phrases(text, slang):
@@ -747,9 +749,9 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
                      "place_x_q": after_in * q_place, "after_by": after_by, "by_x_person": after_by * q_person,
                      "sent_initial": float(a == 0), "has_digit": float(any(c.isdigit() for c in span)),
                      "q_person": q_person, "q_place": q_place, "n_type": math.log1p(len(found))}
-                if defn is not None and defn[0] <= a and b <= defn[1] and f["q_overlap"] < 1.0:
+                if defn is not None and defn.copula_end <= a and b <= defn.head_end and f["q_overlap"] < 1.0:
                     # (an ending the question already says is no answer: "film" for "the genre of the film Manic")
-                    f["def_head" if b == defn[1] else "def_in"] = 1.0
+                    f["def_head" if b == defn.head_end else "def_in"] = 1.0
                 key = name_key(LEADING_ARTICLE.sub("", span))
                 if not key:
                     continue
@@ -861,16 +863,11 @@ def asked_unit_first(qs: list[Quantity], intent: Intent) -> list[Quantity]:
 
 
 def _definition_of_entity(text: str, lang: str, toks: list[tuple[int, int, str]],
-                          ent_hit: Callable[[str], bool]) -> tuple[int, int, tuple[int, ...]] | None:
-    """The predicate of a sentence that defines the asked entity, "Wayne Jones (born 1959) is a Welsh
-    professional snooker player" (:func:`rag.syntax.definition`, its subject naming an entity word):
-    ``(start, head_end, starts)``: where the predicate starts (right after the copula, its article
-    included), where its head noun ends, and the word starts of its endings ("Welsh professional snooker
-    player", "professional snooker player", "snooker player", "player"); ``None`` if none."""
+                          ent_hit: Callable[[str], bool]) -> Definition | None:
+    """The definition a sentence gives of the asked entity, "Wayne Jones (born 1959) is a Welsh professional
+    snooker player" (:func:`rag.syntax.definition`, its subject naming an entity word), else ``None``."""
     d = definition(text, lang)
-    if d is None or not any(ent_hit(w) for a, _, w in toks if a < d[0]):
-        return None
-    return d[1], d[3], d[4]
+    return d if d is not None and any(ent_hit(w) for a, _, w in toks if a < d.copula_start) else None
 
 
 def _is_life_span(text: str, d: DateValue) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from typing import Any
+from typing import Any, NamedTuple
 
 _TOKEN = re.compile(r"\w+(?:[-'’]\w+)*|[^\w\s]")
 
@@ -141,8 +141,26 @@ def _attachment(toks: list[tuple[int, int, str]], roles: list[str], k: int) -> i
 _JOIN = {"CJC", "KON"}  # "naturalist and anatomist", "Schauspieler und Autor"
 
 
+class Definition(NamedTuple):
+    """Where a sentence's copular definition lies (offsets into the sentence)."""
+
+    copula_start: int  # the subject is text[:copula_start]
+    copula_end: int
+    phrase_start: int  # the predicate is text[phrase_start:head_end], its article left out
+    head_end: int
+    word_starts: tuple[int, ...]  # each of the predicate's words, conjunctions aside
+
+
+@functools.lru_cache(maxsize=1)
+def _copulas() -> tuple[frozenset[str], re.Pattern[str]]:
+    from rag.values import resources
+
+    copulas = frozenset(w.lower() for w in resources()["copulas"])
+    return copulas, re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(copulas))) + r")\b", re.I)
+
+
 @functools.lru_cache(maxsize=4096)
-def definition(text: str, lang: str) -> tuple[int, int, int, int, tuple[int, ...]] | None:
+def definition(text: str, lang: str) -> Definition | None:
     """The definition a sentence gives of its subject with a copula: "Wayne Jones (born 1959) is a Welsh
     professional snooker player.", "Six Feet Under ist eine US-amerikanische Death-Metal-Band aus Tampa."
 
@@ -156,15 +174,12 @@ def definition(text: str, lang: str) -> tuple[int, int, int, int, tuple[int, ...
         lang: its language, ``de`` or ``en`` (anything else is read as English).
 
     Returns:
-        ``(copula_start, copula_end, phrase_start, head_end, word_starts)``: offsets into ``text`` (the
-        subject is ``text[:copula_start]``, the predicate ``text[phrase_start:head_end]``) and where each of
-        the predicate's words starts, conjunctions aside; ``None`` when the sentence defines nothing this way.
+        A :class:`Definition`, or ``None`` when the sentence defines nothing this way.
     """
     from rag.values import resources
 
-    r = resources()
-    copulas = {w.lower() for w in r["copulas"]}
-    if not re.search(r"\b(?:" + "|".join(map(re.escape, sorted(copulas))) + r")\b", text, re.I):
+    copulas, pattern = _copulas()
+    if not pattern.search(text):
         return None  # no copula at all: no tagging
     toks = word_tags(text, lang)
     depth, at = 0, -1
@@ -178,7 +193,7 @@ def definition(text: str, lang: str) -> tuple[int, int, int, int, tuple[int, ...
         return None
     j, n = at + 1, len(toks)
     words = [text[a:b].lower() for a, b, _ in toks]
-    for opener in (o.split() for o in r["definition_openers"]):
+    for opener in (o.split() for o in resources()["definition_openers"]):
         if words[j:j + len(opener)] == opener:
             j += len(opener)
             break
@@ -196,4 +211,4 @@ def definition(text: str, lang: str) -> tuple[int, int, int, int, tuple[int, ...
     if head < start:
         return None
     starts = tuple(toks[k][0] for k in range(start, head + 1) if toks[k][2] not in _JOIN)
-    return toks[at][0], toks[at][1], toks[start][0], toks[head][1], starts
+    return Definition(toks[at][0], toks[at][1], toks[start][0], toks[head][1], starts)

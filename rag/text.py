@@ -151,18 +151,24 @@ def detect_language(text: str) -> str:
              "ARABIC": "ar", "GREEK": "el", "HEBREW": "he"}
     if top in other and scripts[top] > 0.3 * len(letters[:2000]):
         return other[top]
-    words = re.findall(r"[a-zäöüß]+", text.lower()[:20000])
-    de = sum(w in _STOP["de"] for w in words) + 2 * sum(c in "äöüß" for c in text[:5000].lower())
-    en = sum(w in _STOP["en"] for w in words)
+    de, en = _stopword_votes(text)
     if de == en == 0:
         return "und"
     return "de" if de > en else "en"
 
 
+def _stopword_votes(text: str) -> tuple[int, int]:
+    """German and English evidence in ``text``: its function words of each language, and twice its umlauts
+    and ß for German."""
+    words = re.findall(r"[a-zäöüß]+", text.lower()[:20000])
+    de = sum(w in _STOP["de"] for w in words) + 2 * sum(c in "äöüß" for c in text[:5000].lower())
+    return de, sum(w in _STOP["en"] for w in words)
+
+
 def question_language(question: str) -> str:
     """The language of a question: :func:`detect_language`, with the question word it opens with (or that
     follows its first word, a preposition) counted twice more. A short question has few function words, and
-    some are shared: "Was kündigte Selenskyj an?" has English "was" and "an"; "Welche Sportart betreibt Wayne
+    some are shared: "Was kündigte Meyer an?" has English "was" and "an"; "Welche Sportart betreibt Wayne
     Jones?" none at all.
 
     Returns:
@@ -185,9 +191,8 @@ def question_language(question: str) -> str:
     votes = {k: 2 * (opener in ws) for k, ws in qwords.items()}
     if not any(votes.values()):
         return lang
-    words = re.findall(r"[a-zäöüß]+", question.lower())
-    de = votes["de"] + sum(w in _STOP["de"] for w in words) + 2 * sum(c in "äöüß" for c in question.lower())
-    en = votes["en"] + sum(w in _STOP["en"] for w in words)
+    de, en = _stopword_votes(question)
+    de, en = de + votes["de"], en + votes["en"]
     return "de" if de > en else "en" if en > de else lang
 
 
