@@ -198,8 +198,10 @@ def analyse(question: str) -> Intent:
 
     # --- entity: names, quoted titles, acronyms and numbered units the question mentions
     ent_spans: list[tuple[int, int]] = []
-    for m in re.finditer(r"[\"“„«']([^\"”“«»']{2,80})[\"”“»']", q):
-        ent_spans.append((m.start(1), m.end(1)))
+    # a quoted title; an apostrophe between letters is none ("Don't Drink the Water")
+    for m in re.finditer(r"[\"“„«]([^\"”“«»]{2,80})[\"”“»]|(?<!\w)['‘]([^'‘’]{2,80})['’](?!\w)", q):
+        g = 1 if m.group(1) is not None else 2
+        ent_spans.append((m.start(g), m.end(g)))
     cap = re.compile(r"(?:\b\d+(?:st|nd|rd|th)?\s+)?(?:[A-ZÄÖÜ][\w'’.\-]*)"
                      r"(?:\s+(?:(?:of|the|de|da|del|von|van|der|den|du|la|le|and|&)\s+)*"
                      r"[A-ZÄÖÜ0-9][\w'’.\-]*)*")

@@ -323,6 +323,16 @@ def test_question_entity_property_and_excluded_values():
     assert analyse("Nennen Sie ein Luxussegment von Toyota.").entity == "Toyota"
 
 
+def test_an_apostrophe_inside_a_quoted_title_does_not_end_it():
+    """A quoted title runs to its closing quote: "Don't Drink the Water" used to end at the apostrophe ("Don"),
+    and no page named "don", so none was read."""
+    i = analyse('Who is the director of the film "Don\'t Drink the Water"?')
+    assert i.entity == "Don't Drink the Water" and i.entity_tokens == ["don't", "drink", "water"]
+    assert i.property_text == "director film"
+    assert analyse("Who sang 'Hey Jude' first?").entity == "Hey Jude"  # single quotes still quote
+    assert analyse("Who wrote O'Brien's first novel?").entity_tokens == ["o'brien's"]
+
+
 def test_a_missing_series_number_rules_out_only_a_text_naming_the_series_with_another():
     from rag.models import Document
     from rag.reader import entity_matches
