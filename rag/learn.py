@@ -46,6 +46,7 @@ from rag.reader import (
     ReaderModel,
     add_window_features,
     collect_candidates,
+    count_vector,
     document_sentences,
     model_kind,
     property_vector,
@@ -159,7 +160,8 @@ def read_labelled(engine: Engine, items: list[LabelledDoc], window_candidates: i
             kind = model_kind(intent.answer_type)
             score_stage_one(work, kind, model)
             add_window_features(work, qv, embed, window_candidates, property_vector(intent, engine.embedder.embed_queries),
-                                intent.kind_noun)
+                                intent.kind_noun, engine.embedder.embed_queries,
+                                count_vector(intent, kind, engine.embedder.embed_queries))
         out.extend((d, intent, w) for d, w in zip(docs, work, strict=True))
     return out
 

@@ -67,6 +67,7 @@ class Candidate:
     window: str  # the clause around the value (embedded in stage two)
     tight: str = ""  # the value with the three words either side (embedded in stage two)
     neighbours: tuple[str, ...] = ()  # the nearest content word before and after the value (embedded in stage two)
+    own: str = ""  # a quantity's own noun, the word right after it, as a count ("number of people"; stage two)
     logit1: float = 0.0
     choice: float = 0.0  # stage-two ranking score among the document's candidates
 
@@ -790,8 +791,10 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
             before = [t for t in content if t[1] <= a][-1:]
             after_ = [t for t in content if t[0] >= b][:1]
             neigh = tuple(text[x:y] for x, y in before + after_)
+            own = _own_noun(text, toks, a, b, prop_hit, stop) if kind == "quantity" else ""
+            own = count_frame(own, slang) if own else ""
             out.candidates.append(Candidate(value=v, sentence=s, features=feats, window=window, tight=tight,
-                                            neighbours=neigh))
+                                            neighbours=neigh, own=own))
     return out
 
 
@@ -888,13 +891,20 @@ def score_stage_one(docs: list[DocumentReading], kind: str, model: ReaderModel) 
 
 
 def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: EmbedFn | None, top_k: int,
-                        pv: np.ndarray | None = None, kind: str = "") -> None:
+                        pv: np.ndarray | None = None, kind: str = "", embed_query: EmbedFn | None = None,
+                        cv: np.ndarray | None = None) -> None:
     """Embed the clause and the close context of each document's ``top_k`` stage-one candidates (one
     batch for all documents) and add their similarity to the question (``qv``) and to the asked property
     alone (``pv``: "troops" meets "Soldaten", "population" meets "inhabitants") as features; with the
     class a name answer belongs to (``kind``, :attr:`Intent.kind_noun`), also each value's own similarity
     to it ("baseball" and "golf" are sports, "Louisiana" is not); the other candidates drop out, but for
-    the head of a definition of the asked entity (feature ``def_head``)."""
+    the head of a definition of the asked entity (feature ``def_head``).
+
+    A quantity's own noun ("7,094 people, 3,038 households"), framed as a count, is embedded as a query
+    (``embed_query``) and compared with the property framed alike (``cv``, :func:`count_vector`): feature
+    ``own_lead`` says by how much it is closer than the nearest other noun a value of the document has
+    ("number of people" against "number of households" for "number of population"); 0 for a value without
+    a noun of its own or without a rival."""
     keep: list[Candidate] = []
     for d in docs:
         ranked = sorted(d.candidates, key=lambda c: -c.logit1)
@@ -918,6 +928,10 @@ def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: Embe
             kv, *vv = embed([kind, *values])
             ksims = {w: float(v @ kv) for w, v in zip(values, vv, strict=True)}
     nsim = {id(c): max((psims.get(w, 0.0) for w in c.neighbours), default=0.0) for c in keep}
+    osims: dict[str, float] = {}  # a quantity's own noun against the property, both embedded as queries
+    owns = list(dict.fromkeys(c.own for c in keep if c.own))
+    if owns and cv is not None and embed_query is not None:
+        osims = {w: float(v @ cv) for w, v in zip(owns, embed_query(owns), strict=True)}
     for d in docs:
         best_w = max((sims.get(c.window, c.features["sim"]) for c in d.candidates), default=0.0)
         best_t = max((sims.get(c.tight, c.features["sim"]) for c in d.candidates), default=0.0)
@@ -933,6 +947,11 @@ def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: Embe
                                "psim_clause": psims.get(c.window, 0.0), "nsim": nsim[id(c)],
                                "nsim_rel": nsim[id(c)] - best_n, "kind_sim": ksims.get(c.value.text, 0.0),
                                "kind_sim_rel": ksims.get(c.value.text, 0.0) - best_k})
+        if osims:
+            for c in d.candidates:
+                rivals = [osims[o.own] for o in d.candidates if o.own in osims and fold(o.own) != fold(c.own)]
+                if c.own in osims and rivals:
+                    c.features["own_lead"] = osims[c.own] - max(rivals)
 
 
 def reader_model(settings: ReaderSettings) -> ReaderModel:
@@ -1064,7 +1083,7 @@ def prepare_documents(docs: list[Document], sentences: dict[str, list[Sentence]]
                                settings.require_distinctive_name) for doc in docs]
     score_stage_one(work, kind, model)
     add_window_features(work, qv, embed, settings.window_candidates, property_vector(intent, embed_query),
-                        intent.kind_noun)
+                        intent.kind_noun, embed_query, count_vector(intent, kind, embed_query))
     return kind, work
 
 
@@ -1074,6 +1093,37 @@ def property_vector(intent: Intent, embed_query: EmbedFn | None) -> np.ndarray |
     if embed_query is None or not words:
         return None
     return np.asarray(embed_query([words])[0])
+
+
+def _own_noun(text: str, toks: list[tuple[int, int, str]], a: int, b: int, prop_hit: Callable[[str], bool],
+              stop: frozenset[str]) -> str:
+    """The noun a count at ``text[a:b]`` counts: the word right after it ("7,094 people"), else a property
+    word of the question just before it ("a population of 3,046"); "" for none ("1,417 at the census")."""
+    right = [t for t in toks if t[0] >= b][:1]
+    if right and not text[b:right[0][0]].strip():
+        word = text[right[0][0]:right[0][1]]
+        if word[:1].isalpha() and fold(word) not in stop:
+            return word
+    for ts, te, w in reversed([t for t in toks if t[1] <= a][-3:]):
+        if prop_hit(w):
+            return text[ts:te]
+    return ""
+
+
+def count_frame(noun: str, lang: str) -> str:
+    """A noun framed as a count in its language ("number of people", "Anzahl der Einwohner"): so framed,
+    nouns of the same count meet more closely than bare words do ("people" and "households" are almost as
+    near "population" as each other)."""
+    frames = resources()["count_frames"]
+    return str(frames.get(lang, frames["en"])).format(noun)
+
+
+def count_vector(intent: Intent, kind: str, embed_query: EmbedFn | None) -> np.ndarray | None:
+    """The asked property framed as a count (:func:`count_frame`) as a query vector, for quantity questions."""
+    words = intent.counted or intent.property_text
+    if kind != "quantity" or embed_query is None or not words:
+        return None
+    return np.asarray(embed_query([count_frame(words, intent.language)])[0])
 
 
 def decide(work: list[DocumentReading], kind: str, settings: ReaderSettings) -> list[SourceReading]:

@@ -193,3 +193,31 @@ def test_the_head_of_a_definition_is_read_on_past_the_first_cut(tmp_path):
     read = [c for d in g.work for c in d.candidates if c.features.get("def_head")]
     assert any(c.value.text == "actor" and text.index("British actor") < c.value.start for c in read)
     assert "actor" in ask(eng, intent.question).short_answer
+
+
+def test_a_count_s_own_noun_says_which_count_of_an_enumeration_answers(tmp_path):
+    """"Manvel had a population of 3,046, 1,085 households, and 870 families": each count's noun (the word after
+    it, else the property before it) framed as a count is compared with the property; the population leads,
+    the households trail, and the page answers 3,046 (it answered 1,085, the households, before)."""
+    from rag.answer import gather
+    from rag.intent import analyse
+    from rag.reader import _own_noun, _tokens, count_frame
+
+    text = "Manvel had a population of 3,046, 1,085 households, and 870 families residing in the city."
+    toks = _tokens(text)
+    own = lambda num: _own_noun(text, toks, text.index(num), text.index(num) + len(num),  # noqa: E731
+                                lambda w: w.startswith("popul"), frozenset({"and", "in", "the"}))
+    assert (own("3,046"), own("1,085"), own("870")) == ("population", "households", "families")
+    plain = "It had 1,417 at the census"  # no noun of its own
+    assert _own_noun(plain, _tokens(plain), 7, 12, lambda w: False, frozenset({"at"})) == ""
+    assert count_frame("Einwohner", "de") == "Anzahl der Einwohner" and count_frame("people", "en") == "number of people"
+    eng = _engine_over(tmp_path, "manvel.txt",
+                       "Manvel, North Dakota\n\nManvel is a city in Grand Forks County, North Dakota, United States. "
+                       "As of the census of 2000, Manvel had a population of 3,046, 1,085 households, and 870 families "
+                       "residing in the city. The town was founded in 1881.\n")
+    intent = analyse("What is the population of Manvel?")
+    g = gather(eng, intent, 10, None, "en")
+    lead = {c.value.text: c.features.get("own_lead", 0.0) for d in g.work for c in d.candidates}
+    assert lead["3,046"] > 0 > lead["1,085"], lead
+    ans = ask(eng, intent.question)
+    assert ans.answerable and ans.short_answer == "3,046", ans.answer
