@@ -39,7 +39,16 @@ from rag.messages import format_date, format_quantity
 from rag.models import Document, SourceReading, Value
 from rag.syntax import Definition, definition, is_name_part, noun_phrases, word_tags
 from rag.text import detect_language, fold, stem
-from rag.values import DateValue, Quantity, find_date_values, find_quantities, iso_date, name_key, resources
+from rag.values import (
+    DateValue,
+    Quantity,
+    find_date_values,
+    find_quantities,
+    iso_bounds,
+    iso_date,
+    name_key,
+    resources,
+)
 
 MODEL_FILE = Path(__file__).with_name("resources") / "reader_model.json"
 
@@ -642,6 +651,9 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
     # the predicate: property words other than the counted noun ("killed or wounded" soldiers, not "sent")
     preds = {p for p in props if p != counted and not (counted and _prop_match(p, {counted}))}
     excluded = set(intent.excluded)
+    # the periods the question names ("by the 1700s"): a year in one is no count ("1700 siedelten …")
+    excluded_years = [(lo.year, hi.year) for lo, hi in
+                      (iso_bounds(x) for x in excluded if re.fullmatch(r"\d{4}s|\d{4}/\d{4}", x))]
     asked_events = _events(intent.question)
     ent_tokens = [t for t in intent.entity_tokens if not t.isdigit()]
     ent_weights = [(t, (idf(stem(t)) if idf else 1.0) or 1.0) for t in ent_tokens]
@@ -678,6 +690,8 @@ def collect_candidates(doc: Document, sentences: list[Sentence], intent: Intent,
             qs = asked_unit_first(find_quantities(text, slang), intent)
             for q in qs:
                 if f"{q.value:g}" in excluded or (intent.dimension and q.dimension != intent.dimension):
+                    continue
+                if q.maybe_year and any(lo <= q.value <= hi for lo, hi in excluded_years):
                     continue
                 if intent.increment != q.increment:
                     continue  # an addition ("another 3,000") does not answer a question about a total, nor vice versa

@@ -221,3 +221,17 @@ def test_a_count_s_own_noun_says_which_count_of_an_enumeration_answers(tmp_path)
     assert lead["3,046"] > 0 > lead["1,085"], lead
     ans = ask(eng, intent.question)
     assert ans.answerable and ans.short_answer == "3,046", ans.answer
+
+
+def test_a_year_inside_a_period_the_question_names_is_no_count(tmp_path):
+    """"How many Huguenots fled France by the 1700s?": the year 1700 of "1700 siedelten …" lies in the asked
+    decade and is no count of them (it was the short answer, "1,700"); a year outside it still is a candidate."""
+    from rag.answer import gather
+    from rag.intent import analyse
+
+    eng = _engine_over(tmp_path, "hugenotten.txt",
+                       "Hugenotten\n\nBis um 1700 flohen etwa 500.000 Hugenotten aus Frankreich. 1700 siedelten viele "
+                       "Hundert Hugenotten von England nach Virginia über. 1685 hob Ludwig XIV. das Edikt auf.\n")
+    g = gather(eng, analyse("How many Huguenots fled France by the 1700s?"), 10, None, "en")
+    values = {c.value.number for d in g.work for c in d.candidates}
+    assert 1700 not in values and 500000 in values and 1685 in values, values
