@@ -238,7 +238,7 @@ def analyse(question: str) -> Intent:
         nouns: list[tuple[int, int]] = []
         for m in _WORD.finditer(q[a:b]):
             w = m.group(0)
-            f = fold(w.strip(".'’"))
+            f = _bare(w)
             if re.fullmatch(r"\d+(?:st|nd|rd|th|\.)?", f):
                 f = re.sub(r"\D", "", f)  # "64th Division": documents write 64th, 64. or 64
             if f in stop or len(f) < 2 or f in measure or f in date_nouns:
@@ -263,7 +263,9 @@ def analyse(question: str) -> Intent:
     prop = []
     for w in _WORD.findall(q):
         f = fold(w)
-        if f in stop or f in qwords or f in prop_exclude or f.isdigit() or len(f) < 3:
+        bare = _bare(w)  # "Chilperic's" when "Chilperic" is the entity; "It's"
+        if f in stop or f in qwords or f in prop_exclude or f.isdigit() or len(f) < 3 \
+                or bare in prop_exclude or bare in stop or len(bare) < 3:
             continue
         prop.append((w, stem(f)))
     intent.property_words = list(dict.fromkeys(s for _, s in prop))
@@ -278,6 +280,12 @@ def analyse(question: str) -> Intent:
                 rest = rest[of.end():]
         intent.counted = _counted_noun(rest, lang)
     return intent
+
+
+def _bare(word: str) -> str:
+    """A question word as an entity token: folded, without surrounding dots or quotes and without a
+    possessive, which names the thing itself ("Chilperic's father": pages write "Chilperic")."""
+    return re.sub(r"['’]s$", "", fold(word.strip(".'’")))
 
 
 def asks_rate(question: str) -> bool:

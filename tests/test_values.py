@@ -330,7 +330,22 @@ def test_an_apostrophe_inside_a_quoted_title_does_not_end_it():
     assert i.entity == "Don't Drink the Water" and i.entity_tokens == ["don't", "drink", "water"]
     assert i.property_text == "director film"
     assert analyse("Who sang 'Hey Jude' first?").entity == "Hey Jude"  # single quotes still quote
-    assert analyse("Who wrote O'Brien's first novel?").entity_tokens == ["o'brien's"]
+    assert analyse("Who wrote O'Brien's first novel?").entity_tokens == ["o'brien"]
+
+
+def test_a_possessive_names_the_thing_itself():
+    """"Chilperic's father": pages write "Chilperic", and an entity token "chilperic's" named no page (every
+    source was ruled out as not naming it); the possessive is neither part of the property."""
+    from rag.models import Document
+    from rag.reader import entity_matches
+
+    i = analyse("Who was Chilperic's father?")
+    assert i.entity_tokens == ["chilperic"] and i.property_words == ["fath"]
+    doc = Document(doc_id="d", path="d", text="Chilperic II was king of the Franks. His father was Childeric II.",
+                   language="en")
+    assert entity_matches(i.entity_tokens, doc, None, "en")[3] is None  # it names the asked entity
+    assert analyse("When was the People's University established?").entity_tokens == ["people", "university"]
+    assert "it's" not in analyse("When did BSkyB announce it's intention to replace it's channels?").property_words
 
 
 def test_a_missing_series_number_rules_out_only_a_text_naming_the_series_with_another():
