@@ -76,7 +76,7 @@ class Candidate:
     window: str  # the clause around the value (embedded in stage two)
     tight: str = ""  # the value with the three words either side (embedded in stage two)
     neighbours: tuple[str, ...] = ()  # the nearest content word before and after the value (embedded in stage two)
-    own: str = ""  # a quantity's own noun, the word right after it, as a count ("number of people"; stage two)
+    own: str = ""  # a quantity's own noun (:func:`_own_noun`) framed as a count ("number of people"; stage two)
     logit1: float = 0.0
     choice: float = 0.0  # stage-two ranking score among the document's candidates
 

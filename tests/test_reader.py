@@ -78,6 +78,17 @@ def _engine_over(tmp_path, name: str, text: str) -> Engine:
     return _engine_over_docs(tmp_path, {name: text})
 
 
+def _gathered(tmp_path, name: str, text: str, question: str):
+    """An engine over one document ``name`` with ``text``, the question's intent, and what the reader gathered
+    for it (every document's candidates with their features)."""
+    from rag.answer import gather
+    from rag.intent import analyse
+
+    eng = _engine_over(tmp_path, name, text)
+    intent = analyse(question)
+    return eng, intent, gather(eng, intent, 10, None, "en")
+
+
 def _engine_over_docs(tmp_path, docs: dict[str, str]) -> Engine:
     """An engine over the documents ``docs`` (file name -> text)."""
     (tmp_path / "docs").mkdir()
@@ -137,15 +148,11 @@ def test_a_new_feature_is_fitted_beside_the_kept_logit():
 def test_a_kind_question_compares_each_value_with_the_kind(tmp_path):
     """"What sport …": each candidate value is compared with "sport" itself (``kind_sim_rel``, 0 for the value
     most like it); before, only the words around a value were, and "Uppsala" stood as near the question."""
-    from rag.answer import gather
-    from rag.intent import analyse
-
-    eng = _engine_over(tmp_path, "lund.txt",
-                       "Erik Lund\n\nErik Lund was honoured by the city of Uppsala in December 2004. Lund, a former "
-                       "ice hockey goaltender, had played for Brynäs IF for twelve seasons.\n")
-    intent = analyse("What sport is Erik Lund associated with?")
+    eng, intent, g = _gathered(tmp_path, "lund.txt",
+                               "Erik Lund\n\nErik Lund was honoured by the city of Uppsala in December 2004. Lund, a "
+                               "former ice hockey goaltender, had played for Brynäs IF for twelve seasons.\n",
+                               "What sport is Erik Lund associated with?")
     assert intent.kind_noun == "sport"
-    g = gather(eng, intent, 10, None, "en")
     feats = {c.value.text: c.features["kind_sim_rel"] for d in g.work for c in d.candidates}
     best = max(feats, key=lambda v: feats[v])
     assert "ice hockey" in best and feats[best] == 0.0 and sorted(feats.values())[-2] < 0, feats  # not Uppsala
@@ -180,15 +187,11 @@ def test_a_model_extended_twice_keeps_both_extensions():
 def test_the_head_of_a_definition_is_read_on_past_the_first_cut(tmp_path):
     """Stage two reads each document's few best stage-one candidates only; the head of the sentence that defines
     the asked entity ("… is a British actor") is read on whatever its stage-one rank, and the answer gives it."""
-    from rag.answer import gather
-    from rag.intent import analyse
-
-    eng = _engine_over(tmp_path, "harris.txt",
-                       'Nigel Harris (actor)\n\nNigel Harris ("born" 1949) is a British actor. Harris was born in '
-                       "Grahamstown, South Africa. He is the son of the philosopher Errol Harris and grandson of Samuel "
-                       "Harris, who with Cecil Rhodes was one of the defenders of Kimberley during the Boer War.\n")
-    intent = analyse("What is the profession of Nigel Harris?")
-    g = gather(eng, intent, 10, None, "en")
+    eng, intent, g = _gathered(tmp_path, "harris.txt",
+                               'Nigel Harris (actor)\n\nNigel Harris ("born" 1949) is a British actor. Harris was born '
+                               "in Grahamstown, South Africa. He is the son of the philosopher Errol Harris and grandson "
+                               "of Samuel Harris, who with Cecil Rhodes was one of the defenders of Kimberley during the "
+                               "Boer War.\n", "What is the profession of Nigel Harris?")
     text = g.work[0].doc.text
     read = [c for d in g.work for c in d.candidates if c.features.get("def_head")]
     assert any(c.value.text == "actor" and text.index("British actor") < c.value.start for c in read)
@@ -199,8 +202,6 @@ def test_a_count_s_own_noun_says_which_count_of_an_enumeration_answers(tmp_path)
     """"Manvel had a population of 3,046, 1,085 households, and 870 families": each count's noun (the word after
     it, else the property before it) framed as a count is compared with the property; the population leads,
     the households trail, and the page answers 3,046 (it answered 1,085, the households, before)."""
-    from rag.answer import gather
-    from rag.intent import analyse
     from rag.reader import _own_noun, _tokens, count_frame
 
     text = "Manvel had a population of 3,046, 1,085 households, and 870 families residing in the city."
@@ -211,12 +212,11 @@ def test_a_count_s_own_noun_says_which_count_of_an_enumeration_answers(tmp_path)
     plain = "It had 1,417 at the census"  # no noun of its own
     assert _own_noun(plain, _tokens(plain), 7, 12, lambda w: False, frozenset({"at"})) == ""
     assert count_frame("Einwohner", "de") == "Anzahl der Einwohner" and count_frame("people", "en") == "number of people"
-    eng = _engine_over(tmp_path, "manvel.txt",
-                       "Manvel, North Dakota\n\nManvel is a city in Grand Forks County, North Dakota, United States. "
-                       "As of the census of 2000, Manvel had a population of 3,046, 1,085 households, and 870 families "
-                       "residing in the city. The town was founded in 1881.\n")
-    intent = analyse("What is the population of Manvel?")
-    g = gather(eng, intent, 10, None, "en")
+    eng, intent, g = _gathered(tmp_path, "manvel.txt",
+                               "Manvel, North Dakota\n\nManvel is a city in Grand Forks County, North Dakota, United "
+                               "States. As of the census of 2000, Manvel had a population of 3,046, 1,085 households, "
+                               "and 870 families residing in the city. The town was founded in 1881.\n",
+                               "What is the population of Manvel?")
     lead = {c.value.text: c.features.get("own_lead", 0.0) for d in g.work for c in d.candidates}
     assert lead["3,046"] > 0 > lead["1,085"], lead
     ans = ask(eng, intent.question)
@@ -226,12 +226,9 @@ def test_a_count_s_own_noun_says_which_count_of_an_enumeration_answers(tmp_path)
 def test_a_year_inside_a_period_the_question_names_is_no_count(tmp_path):
     """"How many Huguenots fled France by the 1700s?": the year 1700 of "1700 siedelten …" lies in the asked
     decade and is no count of them (it was the short answer, "1,700"); a year outside it still is a candidate."""
-    from rag.answer import gather
-    from rag.intent import analyse
-
-    eng = _engine_over(tmp_path, "hugenotten.txt",
-                       "Hugenotten\n\nBis um 1700 flohen etwa 500.000 Hugenotten aus Frankreich. 1700 siedelten viele "
-                       "Hundert Hugenotten von England nach Virginia über. 1685 hob Ludwig XIV. das Edikt auf.\n")
-    g = gather(eng, analyse("How many Huguenots fled France by the 1700s?"), 10, None, "en")
+    _, _, g = _gathered(tmp_path, "hugenotten.txt",
+                        "Hugenotten\n\nBis um 1700 flohen etwa 500.000 Hugenotten aus Frankreich. 1700 siedelten "
+                        "viele Hundert Hugenotten von England nach Virginia über. 1685 hob Ludwig XIV. das Edikt auf.\n",
+                        "How many Huguenots fled France by the 1700s?")
     values = {c.value.number for d in g.work for c in d.candidates}
     assert 1700 not in values and 500000 in values and 1685 in values, values
