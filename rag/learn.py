@@ -46,7 +46,6 @@ from rag.reader import (
     ReaderModel,
     add_window_features,
     collect_candidates,
-    count_vector,
     document_sentences,
     model_kind,
     property_vector,
@@ -159,9 +158,9 @@ def read_labelled(engine: Engine, items: list[LabelledDoc], window_candidates: i
         if model is not None:
             kind = model_kind(intent.answer_type)
             score_stage_one(work, kind, model)
-            add_window_features(work, qv, embed, window_candidates, property_vector(intent, engine.embedder.embed_queries),
-                                intent.kind_noun, engine.embedder.embed_queries,
-                                count_vector(intent, kind, engine.embedder.embed_queries))
+            eq = engine.embedder.embed_queries
+            cv = property_vector(intent, eq, as_count=True) if kind == "quantity" else None
+            add_window_features(work, qv, embed, window_candidates, property_vector(intent, eq), intent.kind_noun, eq, cv)
         out.extend((d, intent, w) for d, w in zip(docs, work, strict=True))
     return out
 

@@ -915,7 +915,7 @@ def add_window_features(docs: list[DocumentReading], qv: np.ndarray, embed: Embe
     the head of a definition of the asked entity (feature ``def_head``).
 
     A quantity's own noun ("7,094 people, 3,038 households"), framed as a count, is embedded as a query
-    (``embed_query``) and compared with the property framed alike (``cv``, :func:`count_vector`): feature
+    (``embed_query``) and compared with the property framed alike (``cv``: :func:`property_vector` ``as_count``): feature
     ``own_lead`` says by how much it is closer than the nearest other noun a value of the document has
     ("number of people" against "number of households" for "number of population"); 0 for a value without
     a noun of its own or without a rival."""
@@ -1096,17 +1096,19 @@ def prepare_documents(docs: list[Document], sentences: dict[str, list[Sentence]]
     work = [collect_candidates(doc, sentences.get(doc.doc_id, []), intent, lang, idf, best_sim,
                                settings.require_distinctive_name) for doc in docs]
     score_stage_one(work, kind, model)
+    cv = property_vector(intent, embed_query, as_count=True) if kind == "quantity" else None
     add_window_features(work, qv, embed, settings.window_candidates, property_vector(intent, embed_query),
-                        intent.kind_noun, embed_query, count_vector(intent, kind, embed_query))
+                        intent.kind_noun, embed_query, cv)
     return kind, work
 
 
-def property_vector(intent: Intent, embed_query: EmbedFn | None) -> np.ndarray | None:
-    """The asked property on its own as a query vector ("troops", "population", "founded")."""
+def property_vector(intent: Intent, embed_query: EmbedFn | None, as_count: bool = False) -> np.ndarray | None:
+    """The asked property on its own as a query vector ("troops", "population", "founded"); with
+    ``as_count``, framed as a count (:func:`count_frame`: "number of population")."""
     words = intent.counted or intent.property_text
     if embed_query is None or not words:
         return None
-    return np.asarray(embed_query([words])[0])
+    return np.asarray(embed_query([count_frame(words, intent.language) if as_count else words])[0])
 
 
 def _own_noun(text: str, toks: list[tuple[int, int, str]], a: int, b: int, prop_hit: Callable[[str], bool],
@@ -1130,14 +1132,6 @@ def count_frame(noun: str, lang: str) -> str:
     near "population" as each other)."""
     frames = resources()["count_frames"]
     return str(frames.get(lang, frames["en"])).format(noun)
-
-
-def count_vector(intent: Intent, kind: str, embed_query: EmbedFn | None) -> np.ndarray | None:
-    """The asked property framed as a count (:func:`count_frame`) as a query vector, for quantity questions."""
-    words = intent.counted or intent.property_text
-    if kind != "quantity" or embed_query is None or not words:
-        return None
-    return np.asarray(embed_query([count_frame(words, intent.language)])[0])
 
 
 def decide(work: list[DocumentReading], kind: str, settings: ReaderSettings) -> list[SourceReading]:
