@@ -44,12 +44,10 @@ from rag.reader import (
     Candidate,
     DocumentReading,
     ReaderModel,
-    add_window_features,
     collect_candidates,
     document_sentences,
     model_kind,
-    property_vector,
-    score_stage_one,
+    score_both_stages,
 )
 from rag.values import find_date_values, find_quantities
 
@@ -156,11 +154,8 @@ def read_labelled(engine: Engine, items: list[LabelledDoc], window_candidates: i
         work = [collect_candidates(retr.data.documents[d.doc_id], sents[d.doc_id], intent, lang, retr.idf, best,
                                    engine.settings.answer.reader.require_distinctive_name) for d in docs]
         if model is not None:
-            kind = model_kind(intent.answer_type)
-            score_stage_one(work, kind, model)
-            eq = engine.embedder.embed_queries
-            cv = property_vector(intent, eq, as_count=True) if kind == "quantity" else None
-            add_window_features(work, qv, embed, window_candidates, property_vector(intent, eq), intent.kind_noun, eq, cv)
+            score_both_stages(work, model_kind(intent.answer_type), intent, model, qv, embed,
+                              engine.embedder.embed_queries, window_candidates)
         out.extend((d, intent, w) for d, w in zip(docs, work, strict=True))
     return out
 

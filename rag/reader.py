@@ -1095,11 +1095,17 @@ def prepare_documents(docs: list[Document], sentences: dict[str, list[Sentence]]
     kind = model_kind(intent.answer_type)
     work = [collect_candidates(doc, sentences.get(doc.doc_id, []), intent, lang, idf, best_sim,
                                settings.require_distinctive_name) for doc in docs]
+    score_both_stages(work, kind, intent, model, qv, embed, embed_query, settings.window_candidates)
+    return kind, work
+
+
+def score_both_stages(work: list[DocumentReading], kind: str, intent: Intent, model: ReaderModel, qv: np.ndarray,
+                      embed: EmbedFn | None, embed_query: EmbedFn | None, top_k: int) -> None:
+    """Score every candidate on the cheap features, then describe each document's ``top_k`` best with their
+    clause similarities (:func:`add_window_features`; for amounts, with the property framed as a count)."""
     score_stage_one(work, kind, model)
     cv = property_vector(intent, embed_query, as_count=True) if kind == "quantity" else None
-    add_window_features(work, qv, embed, settings.window_candidates, property_vector(intent, embed_query),
-                        intent.kind_noun, embed_query, cv)
-    return kind, work
+    add_window_features(work, qv, embed, top_k, property_vector(intent, embed_query), intent.kind_noun, embed_query, cv)
 
 
 def property_vector(intent: Intent, embed_query: EmbedFn | None, as_count: bool = False) -> np.ndarray | None:
